@@ -1,0 +1,55 @@
+//! The topology language of `netns-test`, parsed and validated without a single syscall.
+//!
+//! This crate is the one parser of the language. The `#[netns_test]` attribute runs it at compile
+//! time, and `Net::build`, `Net::from_file` and the `netns-test` command line run it at run time,
+//! so a topology is accepted or refused the same way, with the same message, everywhere.
+//!
+//! ```
+//! let topo = netns_test_topology::parse("h1 -- r\nr -- h2 198.51.100.10/24").unwrap();
+//! assert_eq!(topo.nodes().len(), 3);
+//! assert_eq!(topo.node("h1").unwrap().interfaces[0].name, "eth0");
+//! ```
+//!
+//! The grammar, one statement per line or per `;`, `#` starting a comment:
+//!
+//! ```text
+//! node   NAME [forward] [sysctl KEY=VALUE]...
+//! switch NAME [CIDR]...
+//! [link] END -- END [OPTION]...          END = NODE[:IFACE] [CIDR]...   OPTION = mtu=N
+//! route  NODE DEST via GATEWAY           DEST = CIDR | default
+//! route  NODE DEST dev IFACE
+//! ```
+
+mod cidr;
+mod error;
+mod lex;
+mod model;
+mod resolve;
+mod syntax;
+
+pub use cidr::{Cidr, CidrError};
+pub use error::TopologyError;
+pub use model::{Interface, InterfaceKind, Link, LinkEnd, Node, Route, RouteVia, Topology};
+
+/// The interface name of the bridge inside every switch node.
+pub const BRIDGE_NAME: &str = "br0";
+
+/// The longest node name accepted, in bytes.
+pub const MAX_NODE_NAME: usize = 32;
+
+/// The longest interface name the kernel accepts, in bytes (IFNAMSIZ - 1).
+pub const MAX_IFACE_NAME: usize = 15;
+
+/// The block auto-addressing draws its /24 subnets from (RFC 2544's range for network tests).
+pub const AUTO_BLOCK: &str = "198.18.0.0/15";
+
+/// Parses and validates topology text into a [`Topology`].
+///
+/// Every error carries the line and column inside `text` and the offending token.
+pub fn parse(text: &str) -> Result<Topology, TopologyError> {
+    let statements = syntax::parse(text)?;
+    resolve::resolve(statements)
+}
+
+#[cfg(test)]
+mod tests;

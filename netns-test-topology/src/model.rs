@@ -1,0 +1,128 @@
+//! The validated topology: nodes with named interfaces, addresses and routes, and the links
+//! between them. Everything is resolved: interface names, auto-assigned addresses, route families.
+
+use std::net::IpAddr;
+
+use crate::Cidr;
+
+/// A validated topology. Nodes are in order of first appearance in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) links: Vec<Link>,
+}
+
+impl Topology {
+    /// The nodes, in order of first appearance in the text.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The links (veth pairs), in order of appearance.
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+
+    /// The node called `name`, if there is one.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The index of the node called `name` in [`Topology::nodes`].
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+}
+
+/// One node: a network namespace of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// The node's name.
+    pub name: String,
+    /// True for a switch: the node holds the bridge `br0` and its links are the bridge's ports.
+    pub is_switch: bool,
+    /// `forward`: IPv4 and IPv6 forwarding on in this node.
+    pub forward: bool,
+    /// `sysctl KEY=VALUE` settings, in order, every key under `net.`.
+    pub sysctls: Vec<(String, String)>,
+    /// The interfaces, in order of appearance (a switch's `br0` first).
+    pub interfaces: Vec<Interface>,
+    /// Static routes, in order of appearance.
+    pub routes: Vec<Route>,
+}
+
+impl Node {
+    /// Every address of the node, in declaration order.
+    pub fn addresses(&self) -> impl Iterator<Item = Cidr> + '_ {
+        self.interfaces.iter().flat_map(|i| i.addresses.iter().copied())
+    }
+
+    /// The index of the interface called `name`.
+    pub fn interface_index(&self, name: &str) -> Option<usize> {
+        self.interfaces.iter().position(|i| i.name == name)
+    }
+}
+
+/// An interface of a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    /// The interface name inside the node's namespace.
+    pub name: String,
+    /// What the interface is.
+    pub kind: InterfaceKind,
+    /// Its addresses, in declaration order.
+    pub addresses: Vec<Cidr>,
+    /// The MTU, when the topology sets one.
+    pub mtu: Option<u32>,
+}
+
+/// What an interface is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterfaceKind {
+    /// A switch's bridge.
+    Bridge,
+    /// One end of the link with this index in [`Topology::links`]; `bridge` is the index of the
+    /// node's bridge interface when this end is a switch port.
+    Veth {
+        /// Index of the link in [`Topology::links`].
+        link: usize,
+        /// For a switch port: the index of the switch's bridge among the node's interfaces.
+        bridge: Option<usize>,
+    },
+}
+
+/// A veth pair between two nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// The two ends, left then right as written.
+    pub ends: [LinkEnd; 2],
+    /// The MTU of both ends, when set.
+    pub mtu: Option<u32>,
+}
+
+/// One end of a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkEnd {
+    /// Index of the node in [`Topology::nodes`].
+    pub node: usize,
+    /// Index of the interface in that node's [`Node::interfaces`].
+    pub iface: usize,
+}
+
+/// A static route of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The destination subnet (`default` is `0.0.0.0/0` or `::/0`).
+    pub dest: Cidr,
+    /// How to reach it.
+    pub via: RouteVia,
+}
+
+/// The next hop of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteVia {
+    /// Through a gateway on one of the node's subnets.
+    Gateway(IpAddr),
+    /// On-link, out of the node's interface with this index.
+    Dev(usize),
+}
