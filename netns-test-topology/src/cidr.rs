@@ -37,8 +37,16 @@ impl Cidr {
         if self.is_ipv4() != other.is_ipv4() {
             return false;
         }
-        let shorter = if self.prefix <= other.prefix { self } else { other };
-        let longer = if self.prefix <= other.prefix { other } else { self };
+        let shorter = if self.prefix <= other.prefix {
+            self
+        } else {
+            other
+        };
+        let longer = if self.prefix <= other.prefix {
+            other
+        } else {
+            self
+        };
         shorter.contains(longer.addr)
     }
 
@@ -46,20 +54,35 @@ impl Cidr {
     /// the end. IPv4 subnets of /30 and wider keep their network and broadcast addresses out.
     pub fn host(&self, n: u128) -> Option<Cidr> {
         let width = u32::from(max_prefix(self.addr) - self.prefix);
-        let size: u128 = if width >= 128 { u128::MAX } else { 1u128 << width };
+        let size: u128 = if width >= 128 {
+            u128::MAX
+        } else {
+            1u128 << width
+        };
         let reserved_top = u128::from(self.is_ipv4() && width >= 2);
         if n == 0 || n >= size.saturating_sub(reserved_top) {
             return None;
         }
         let bits = to_bits(self.network()) + n;
-        Some(Cidr { addr: from_bits(self.addr, bits), prefix: self.prefix })
+        Some(Cidr {
+            addr: from_bits(self.addr, bits),
+            prefix: self.prefix,
+        })
     }
 
     fn mask(&self) -> u128 {
         let width = u32::from(max_prefix(self.addr));
         let prefix = u32::from(self.prefix);
-        let all = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
-        if prefix == 0 { 0 } else { all & !((1u128 << (width - prefix)) - 1) }
+        let all = if width == 128 {
+            u128::MAX
+        } else {
+            (1u128 << width) - 1
+        };
+        if prefix == 0 {
+            0
+        } else {
+            all & !((1u128 << (width - prefix)) - 1)
+        }
     }
 }
 

@@ -18,14 +18,20 @@ pub(crate) fn statements(text: &str) -> Vec<Vec<Token<'_>>> {
         let mut current: Vec<Token<'_>> = Vec::new();
         let mut start: Option<(usize, usize)> = None; // (byte offset, column)
         let mut column = 0;
-        for (offset, ch) in line.char_indices().chain(std::iter::once((line.len(), ';'))) {
+        for (offset, ch) in line
+            .char_indices()
+            .chain(std::iter::once((line.len(), ';')))
+        {
             column += 1;
             let separator = ch == ';';
             if ch.is_whitespace() || separator {
                 if let Some((from, col)) = start.take() {
                     current.push(Token {
                         text: &line[from..offset],
-                        pos: Pos { line: line_index + 1, column: col },
+                        pos: Pos {
+                            line: line_index + 1,
+                            column: col,
+                        },
                     });
                 }
                 if separator && !current.is_empty() {
@@ -46,7 +52,11 @@ mod tests {
     fn words(text: &str) -> Vec<Vec<(&str, usize, usize)>> {
         statements(text)
             .into_iter()
-            .map(|s| s.into_iter().map(|t| (t.text, t.pos.line, t.pos.column)).collect())
+            .map(|s| {
+                s.into_iter()
+                    .map(|t| (t.text, t.pos.line, t.pos.column))
+                    .collect()
+            })
             .collect()
     }
 
@@ -57,7 +67,13 @@ mod tests {
             vec![
                 vec![("a", 1, 1), ("--", 1, 3), ("b", 1, 6)],
                 vec![("node", 3, 3), ("r", 3, 9)],
-                vec![("route", 3, 11), ("r", 3, 17), ("default", 3, 19), ("via", 3, 27), ("1.2.3.4", 3, 31)],
+                vec![
+                    ("route", 3, 11),
+                    ("r", 3, 17),
+                    ("default", 3, 19),
+                    ("via", 3, 27),
+                    ("1.2.3.4", 3, 31)
+                ],
             ]
         );
     }

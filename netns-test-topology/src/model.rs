@@ -54,7 +54,9 @@ pub struct Node {
 impl Node {
     /// Every address of the node, in declaration order.
     pub fn addresses(&self) -> impl Iterator<Item = Cidr> + '_ {
-        self.interfaces.iter().flat_map(|i| i.addresses.iter().copied())
+        self.interfaces
+            .iter()
+            .flat_map(|i| i.addresses.iter().copied())
     }
 
     /// The index of the interface called `name`.

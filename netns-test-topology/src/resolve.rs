@@ -74,9 +74,14 @@ struct Allocator {
 impl Allocator {
     fn new() -> Self {
         let block: Cidr = AUTO_BLOCK.parse().expect("AUTO_BLOCK is a CIDR");
-        let IpAddr::V4(base) = block.addr else { unreachable!("AUTO_BLOCK is IPv4") };
+        let IpAddr::V4(base) = block.addr else {
+            unreachable!("AUTO_BLOCK is IPv4")
+        };
         let start = u32::from(base);
-        Allocator { next: start, end: start + (1 << (32 - block.prefix)) }
+        Allocator {
+            next: start,
+            end: start + (1 << (32 - block.prefix)),
+        }
     }
 
     /// The next free subnet with room for `hosts` hosts: a /24, or wider for bigger switches.
@@ -88,7 +93,10 @@ impl Allocator {
         let size = 1u32 << (32 - prefix);
         let mut start = self.next.div_ceil(size) * size;
         while start + size <= self.end {
-            let candidate = Cidr { addr: IpAddr::V4(Ipv4Addr::from(start)), prefix };
+            let candidate = Cidr {
+                addr: IpAddr::V4(Ipv4Addr::from(start)),
+                prefix,
+            };
             if written.iter().all(|w| !w.overlaps(&candidate)) {
                 self.next = start + size;
                 return Some(candidate);
@@ -107,17 +115,27 @@ fn exhausted(at: &Spanned<String>) -> TopologyError {
 }
 
 pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyError> {
-    let mut b = Builder { nodes: Vec::new(), index: HashMap::new(), declared: HashMap::new() };
+    let mut b = Builder {
+        nodes: Vec::new(),
+        index: HashMap::new(),
+        declared: HashMap::new(),
+    };
     let mut switch_cidrs: HashMap<usize, Vec<Spanned<Cidr>>> = HashMap::new();
 
     // Pass 1: every node, in order of first appearance, and its own settings.
     for statement in &statements {
         match statement {
-            Statement::Node { name, forward, sysctls } => {
+            Statement::Node {
+                name,
+                forward,
+                sysctls,
+            } => {
                 let i = b.declare(name)?;
                 b.nodes[i].forward = *forward;
-                b.nodes[i].sysctls =
-                    sysctls.iter().map(|(k, v)| (k.value.clone(), v.clone())).collect();
+                b.nodes[i].sysctls = sysctls
+                    .iter()
+                    .map(|(k, v)| (k.value.clone(), v.clone()))
+                    .collect();
             }
             Statement::Switch { name, cidrs } => {
                 let i = b.declare(name)?;
@@ -175,9 +193,15 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
                     let n = b.index[&end.node.value];
                     if !explicit[n].insert(iface.value.clone()) {
                         let what = if iface.value == BRIDGE_NAME && b.nodes[n].is_switch {
-                            format!("`{BRIDGE_NAME}` is the bridge of switch `{}`", end.node.value)
+                            format!(
+                                "`{BRIDGE_NAME}` is the bridge of switch `{}`",
+                                end.node.value
+                            )
                         } else {
-                            format!("interface `{}` appears twice on node `{}`", iface.value, end.node.value)
+                            format!(
+                                "interface `{}` appears twice on node `{}`",
+                                iface.value, end.node.value
+                            )
                         };
                         return Err(iface.error(what));
                     }
@@ -211,7 +235,15 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
         match statement {
             Statement::Switch { name, .. } => {
                 let i = b.index[&name.value];
-                switch_subnets_of(i, name, &switch_cidrs, &auto_hosts, &mut allocator, &written, &mut switch_subnets)?;
+                switch_subnets_of(
+                    i,
+                    name,
+                    &switch_cidrs,
+                    &auto_hosts,
+                    &mut allocator,
+                    &written,
+                    &mut switch_subnets,
+                )?;
             }
             Statement::Link { ends, mtu } => {
                 let [l, r] = ends.each_ref().map(|e| b.index[&e.node.value]);
@@ -221,16 +253,34 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
                         ends[1].node.value
                     )));
                 }
-                let mut assigned: [Vec<Cidr>; 2] = ends.each_ref().map(|e| e.cidrs.iter().map(|c| c.value).collect());
+                let mut assigned: [Vec<Cidr>; 2] = ends
+                    .each_ref()
+                    .map(|e| e.cidrs.iter().map(|c| c.value).collect());
                 let (ls, rs) = (b.nodes[l].is_switch, b.nodes[r].is_switch);
                 if !ls && !rs && assigned.iter().all(Vec::is_empty) {
-                    let subnet = allocator.subnet(2, &written).ok_or_else(|| exhausted(&ends[0].node))?;
-                    assigned = [vec![subnet.host(1).expect("/24 has .1")], vec![subnet.host(2).expect("/24 has .2")]];
+                    let subnet = allocator
+                        .subnet(2, &written)
+                        .ok_or_else(|| exhausted(&ends[0].node))?;
+                    assigned = [
+                        vec![subnet.host(1).expect("/24 has .1")],
+                        vec![subnet.host(2).expect("/24 has .2")],
+                    ];
                 }
                 for (side, (sw, host)) in [(1usize, (l, r)), (0, (r, l))] {
-                    if b.nodes[sw].is_switch && !b.nodes[host].is_switch && assigned[side].is_empty() {
+                    if b.nodes[sw].is_switch
+                        && !b.nodes[host].is_switch
+                        && assigned[side].is_empty()
+                    {
                         let sw_end = &ends[1 - side].node;
-                        switch_subnets_of(sw, sw_end, &switch_cidrs, &auto_hosts, &mut allocator, &written, &mut switch_subnets)?;
+                        switch_subnets_of(
+                            sw,
+                            sw_end,
+                            &switch_cidrs,
+                            &auto_hosts,
+                            &mut allocator,
+                            &written,
+                            &mut switch_subnets,
+                        )?;
                         assigned[side] = switch_host(
                             &switch_subnets[&sw],
                             switch_next_host.entry(sw).or_default(),
@@ -254,13 +304,22 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
                     let bridge = node.is_switch.then_some(0);
                     node.interfaces.push(Interface {
                         name,
-                        kind: InterfaceKind::Veth { link: link_index, bridge },
+                        kind: InterfaceKind::Veth {
+                            link: link_index,
+                            bridge,
+                        },
                         addresses: std::mem::take(&mut assigned[side]),
                         mtu: *mtu,
                     });
-                    link_ends[side] = LinkEnd { node: n, iface: node.interfaces.len() - 1 };
+                    link_ends[side] = LinkEnd {
+                        node: n,
+                        iface: node.interfaces.len() - 1,
+                    };
                 }
-                links.push(Link { ends: link_ends, mtu: *mtu });
+                links.push(Link {
+                    ends: link_ends,
+                    mtu: *mtu,
+                });
             }
             _ => {}
         }
@@ -290,7 +349,10 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
         }
     }
 
-    Ok(Topology { nodes: b.nodes, links })
+    Ok(Topology {
+        nodes: b.nodes,
+        links,
+    })
 }
 
 /// A switch's subnets: its own addresses', or an auto-addressed one allocated the first time the
@@ -310,7 +372,11 @@ fn switch_subnets_of(
     let cidrs = &switch_cidrs[&sw];
     let subnets = if cidrs.is_empty() {
         let hosts = auto_hosts.get(&sw).copied().unwrap_or(0);
-        vec![allocator.subnet(hosts, written).ok_or_else(|| exhausted(at))?]
+        vec![
+            allocator
+                .subnet(hosts, written)
+                .ok_or_else(|| exhausted(at))?,
+        ]
     } else {
         cidrs.iter().map(|c| c.value).collect()
     };
@@ -322,7 +388,10 @@ fn switch_subnets_of(
 fn switch_host(subnets: &[Cidr], next: &mut u128, addresses: &mut Addresses) -> Option<Vec<Cidr>> {
     loop {
         *next += 1;
-        let picks: Vec<Cidr> = subnets.iter().map(|s| s.host(*next)).collect::<Option<_>>()?;
+        let picks: Vec<Cidr> = subnets
+            .iter()
+            .map(|s| s.host(*next))
+            .collect::<Option<_>>()?;
         if picks.iter().all(|p| !addresses.used.contains_key(&p.addr)) {
             for p in &picks {
                 addresses.used.insert(p.addr, Pos::default());
@@ -346,8 +415,14 @@ fn iface_name(end: &End, explicit: &HashSet<String>, next: &mut usize) -> String
 }
 
 fn route(node: &Node, dest: &Spanned<Dest>, via: &Via) -> Result<Vec<Route>, TopologyError> {
-    let any4 = Cidr { addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED), prefix: 0 };
-    let any6 = Cidr { addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED), prefix: 0 };
+    let any4 = Cidr {
+        addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        prefix: 0,
+    };
+    let any6 = Cidr {
+        addr: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        prefix: 0,
+    };
     match via {
         Via::Gateway(gw) => {
             let dest = match dest.value {
@@ -369,20 +444,33 @@ fn route(node: &Node, dest: &Spanned<Dest>, via: &Via) -> Result<Vec<Route>, Top
                 )));
             }
             if !own.iter().any(|c| c.contains(gw.value)) {
-                let subnets: Vec<String> =
-                    own.iter().map(|c| format!("{}/{}", c.network(), c.prefix)).collect();
-                let have = if subnets.is_empty() { "none".to_string() } else { subnets.join(", ") };
+                let subnets: Vec<String> = own
+                    .iter()
+                    .map(|c| format!("{}/{}", c.network(), c.prefix))
+                    .collect();
+                let have = if subnets.is_empty() {
+                    "none".to_string()
+                } else {
+                    subnets.join(", ")
+                };
                 return Err(gw.error(format!(
                     "gateway `{}` is on no subnet of node `{}` (its subnets: {have})",
                     gw.text, node.name
                 )));
             }
-            Ok(vec![Route { dest, via: RouteVia::Gateway(gw.value) }])
+            Ok(vec![Route {
+                dest,
+                via: RouteVia::Gateway(gw.value),
+            }])
         }
         Via::Dev(iface) => {
             let Some(i) = node.interface_index(&iface.value) else {
                 let names: Vec<&str> = node.interfaces.iter().map(|i| i.name.as_str()).collect();
-                let have = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+                let have = if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                };
                 return Err(iface.error(format!(
                     "node `{}` has no interface `{}` (its interfaces: {have})",
                     node.name, iface.value
@@ -392,7 +480,13 @@ fn route(node: &Node, dest: &Spanned<Dest>, via: &Via) -> Result<Vec<Route>, Top
                 Dest::Default => vec![any4, any6],
                 Dest::Cidr(c) => vec![c],
             };
-            Ok(dests.into_iter().map(|dest| Route { dest, via: RouteVia::Dev(i) }).collect())
+            Ok(dests
+                .into_iter()
+                .map(|dest| Route {
+                    dest,
+                    via: RouteVia::Dev(i),
+                })
+                .collect())
         }
     }
 }

@@ -8,7 +8,9 @@ use crate::error::{Pos, TopologyError};
 use crate::lex::{self, Token};
 use crate::{MAX_IFACE_NAME, MAX_NODE_NAME};
 
-const KEYWORDS: &[&str] = &["node", "switch", "link", "route", "forward", "sysctl", "via", "dev", "default"];
+const KEYWORDS: &[&str] = &[
+    "node", "switch", "link", "route", "forward", "sysctl", "via", "dev", "default",
+];
 
 /// A word and where it was written.
 #[derive(Debug, Clone)]
@@ -20,7 +22,11 @@ pub(crate) struct Spanned<T> {
 
 impl<T> Spanned<T> {
     fn new(value: T, token: &Token<'_>) -> Self {
-        Spanned { value, pos: token.pos, text: token.text.to_string() }
+        Spanned {
+            value,
+            pos: token.pos,
+            text: token.text.to_string(),
+        }
     }
 
     pub fn error(&self, message: impl Into<String>) -> TopologyError {
@@ -98,7 +104,10 @@ fn statement(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         "node" => node(tokens),
         "switch" => switch(tokens),
         "route" => route(tokens),
-        "link" => Err(err(first, "a link needs two ends joined by ` -- `, e.g. `link a -- b`")),
+        "link" => Err(err(
+            first,
+            "a link needs two ends joined by ` -- `, e.g. `link a -- b`",
+        )),
         word if word.contains("--") => Err(err(
             first,
             format!(
@@ -122,14 +131,21 @@ fn err(token: &Token<'_>, message: impl Into<String>) -> TopologyError {
 fn missing(after: &Token<'_>, what: &str) -> TopologyError {
     let column = after.pos.column + after.text.chars().count() + 1;
     TopologyError::at(
-        Pos { line: after.pos.line, column },
+        Pos {
+            line: after.pos.line,
+            column,
+        },
         "",
         format!("`{}` must be followed by {what}", after.text),
     )
 }
 
 fn node(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
-    let name = node_name(tokens.get(1).ok_or_else(|| missing(&tokens[0], "a node name"))?)?;
+    let name = node_name(
+        tokens
+            .get(1)
+            .ok_or_else(|| missing(&tokens[0], "a node name"))?,
+    )?;
     let mut forward = false;
     let mut sysctls = Vec::new();
     let mut i = 2;
@@ -137,25 +153,36 @@ fn node(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         match token.text {
             "forward" => forward = true,
             "sysctl" => {
-                let kv = tokens.get(i + 1).ok_or_else(|| missing(token, "KEY=VALUE"))?;
+                let kv = tokens
+                    .get(i + 1)
+                    .ok_or_else(|| missing(token, "KEY=VALUE"))?;
                 sysctls.push(sysctl(kv)?);
                 i += 1;
             }
             other => {
                 return Err(err(
                     token,
-                    format!("unknown node option `{other}`: expected `forward` or `sysctl KEY=VALUE`"),
+                    format!(
+                        "unknown node option `{other}`: expected `forward` or `sysctl KEY=VALUE`"
+                    ),
                 ));
             }
         }
         i += 1;
     }
-    Ok(Statement::Node { name, forward, sysctls })
+    Ok(Statement::Node {
+        name,
+        forward,
+        sysctls,
+    })
 }
 
 fn sysctl(token: &Token<'_>) -> Result<(Spanned<String>, String), TopologyError> {
     let Some((key, value)) = token.text.split_once('=') else {
-        return Err(err(token, format!("`sysctl` takes KEY=VALUE, found `{}`", token.text)));
+        return Err(err(
+            token,
+            format!("`sysctl` takes KEY=VALUE, found `{}`", token.text),
+        ));
     };
     if !key.starts_with("net.") {
         return Err(err(
@@ -168,7 +195,10 @@ fn sysctl(token: &Token<'_>) -> Result<(Spanned<String>, String), TopologyError>
         ));
     }
     let bad_part = key.split('.').find(|part| {
-        part.is_empty() || part.bytes().any(|b| b == b'/' || b == 0 || b.is_ascii_whitespace())
+        part.is_empty()
+            || part
+                .bytes()
+                .any(|b| b == b'/' || b == 0 || b.is_ascii_whitespace())
     });
     if bad_part.is_some() || key.len() > 256 {
         return Err(err(
@@ -180,20 +210,33 @@ fn sysctl(token: &Token<'_>) -> Result<(Spanned<String>, String), TopologyError>
         ));
     }
     if value.is_empty() {
-        return Err(err(token, format!("sysctl `{key}` has no value: write `{key}=VALUE`")));
+        return Err(err(
+            token,
+            format!("sysctl `{key}` has no value: write `{key}=VALUE`"),
+        ));
     }
     Ok((Spanned::new(key.to_string(), token), value.to_string()))
 }
 
 fn switch(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
-    let name = node_name(tokens.get(1).ok_or_else(|| missing(&tokens[0], "a switch name"))?)?;
+    let name = node_name(
+        tokens
+            .get(1)
+            .ok_or_else(|| missing(&tokens[0], "a switch name"))?,
+    )?;
     let cidrs = tokens[2..].iter().map(cidr).collect::<Result<_, _>>()?;
     Ok(Statement::Switch { name, cidrs })
 }
 
 fn route(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
-    let node = node_name(tokens.get(1).ok_or_else(|| missing(&tokens[0], "a node name"))?)?;
-    let dest_token = tokens.get(2).ok_or_else(|| missing(&tokens[1], "a destination (CIDR or `default`)"))?;
+    let node = node_name(
+        tokens
+            .get(1)
+            .ok_or_else(|| missing(&tokens[0], "a node name"))?,
+    )?;
+    let dest_token = tokens
+        .get(2)
+        .ok_or_else(|| missing(&tokens[1], "a destination (CIDR or `default`)"))?;
     let dest = if dest_token.text == "default" {
         Spanned::new(Dest::Default, dest_token)
     } else {
@@ -211,40 +254,66 @@ fn route(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         }
         Spanned::new(Dest::Cidr(c.value), dest_token)
     };
-    let kind = tokens.get(3).ok_or_else(|| missing(dest_token, "`via GATEWAY` or `dev IFACE`"))?;
+    let kind = tokens
+        .get(3)
+        .ok_or_else(|| missing(dest_token, "`via GATEWAY` or `dev IFACE`"))?;
     let via = match kind.text {
         "via" => {
-            let gw = tokens.get(4).ok_or_else(|| missing(kind, "a gateway address"))?;
+            let gw = tokens
+                .get(4)
+                .ok_or_else(|| missing(kind, "a gateway address"))?;
             let addr: IpAddr = gw.text.parse().map_err(|_| {
-                let hint = if gw.text.contains('/') { " (a gateway has no prefix length)" } else { "" };
+                let hint = if gw.text.contains('/') {
+                    " (a gateway has no prefix length)"
+                } else {
+                    ""
+                };
                 err(gw, format!("malformed gateway address `{}`{hint}", gw.text))
             })?;
             Via::Gateway(Spanned::new(addr, gw))
         }
         "dev" => {
-            let iface = tokens.get(4).ok_or_else(|| missing(kind, "an interface name"))?;
+            let iface = tokens
+                .get(4)
+                .ok_or_else(|| missing(kind, "an interface name"))?;
             check_iface(iface.text, iface.pos, iface.text)?;
             Via::Dev(Spanned::new(iface.text.to_string(), iface))
         }
         other => {
-            return Err(err(kind, format!("unknown route keyword `{other}`: expected `via` or `dev`")));
+            return Err(err(
+                kind,
+                format!("unknown route keyword `{other}`: expected `via` or `dev`"),
+            ));
         }
     };
     if let Some(extra) = tokens.get(5) {
-        return Err(err(extra, format!("unexpected `{}` after the route", extra.text)));
+        return Err(err(
+            extra,
+            format!("unexpected `{}` after the route", extra.text),
+        ));
     }
     Ok(Statement::Route { node, dest, via })
 }
 
 fn link(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
-    let dashes: Vec<usize> =
-        tokens.iter().enumerate().filter(|(_, t)| t.text == "--").map(|(i, _)| i).collect();
+    let dashes: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.text == "--")
+        .map(|(i, _)| i)
+        .collect();
     if dashes.len() > 1 {
-        return Err(err(&tokens[dashes[1]], "a second `--`: a link joins exactly two ends, write one link per statement"));
+        return Err(err(
+            &tokens[dashes[1]],
+            "a second `--`: a link joins exactly two ends, write one link per statement",
+        ));
     }
     let dash = dashes[0];
     if dash == 0 {
-        return Err(err(&tokens[0], "a link needs an end before `--`, e.g. `a -- b`"));
+        return Err(err(
+            &tokens[0],
+            "a link needs an end before `--`, e.g. `a -- b`",
+        ));
     }
     let right_tokens = &tokens[dash + 1..];
     if right_tokens.is_empty() {
@@ -267,15 +336,33 @@ fn link(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         };
         match key {
             "mtu" => {
-                let n = value.parse::<u32>().ok().filter(|n| (68..=65535).contains(n)).ok_or_else(|| {
-                    err(option, format!("bad MTU in `{}`: an MTU is a whole number from 68 to 65535", option.text))
-                })?;
+                let n = value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (68..=65535).contains(n))
+                    .ok_or_else(|| {
+                        err(
+                            option,
+                            format!(
+                                "bad MTU in `{}`: an MTU is a whole number from 68 to 65535",
+                                option.text
+                            ),
+                        )
+                    })?;
                 mtu = Some(n);
             }
-            _ => return Err(err(option, format!("unknown link option `{}`: expected `mtu=N`", option.text))),
+            _ => {
+                return Err(err(
+                    option,
+                    format!("unknown link option `{}`: expected `mtu=N`", option.text),
+                ));
+            }
         }
     }
-    Ok(Statement::Link { ends: [left, right], mtu })
+    Ok(Statement::Link {
+        ends: [left, right],
+        mtu,
+    })
 }
 
 /// What to say about a word that is neither an address nor an option.
@@ -285,12 +372,17 @@ fn unknown_word(token: &Token<'_>) -> String {
     } else if looks_like_address(token.text) {
         cidr(token).err().map(|e| e.message).unwrap_or_default()
     } else {
-        format!("unexpected `{}`: a link end is NODE[:IFACE] followed by addresses like 203.0.113.1/24", token.text)
+        format!(
+            "unexpected `{}`: a link end is NODE[:IFACE] followed by addresses like 203.0.113.1/24",
+            token.text
+        )
     }
 }
 
 fn looks_like_address(text: &str) -> bool {
-    text.contains('/') || text.parse::<IpAddr>().is_ok() || text.starts_with(|c: char| c.is_ascii_digit())
+    text.contains('/')
+        || text.parse::<IpAddr>().is_ok()
+        || text.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// One end: the node (and interface), then its addresses. Returns the tokens after the addresses.
@@ -298,13 +390,26 @@ fn end<'t, 'a>(tokens: &'t [Token<'a>]) -> Result<(End, &'t [Token<'a>]), Topolo
     let head = &tokens[0];
     let (node_text, iface) = match head.text.split_once(':') {
         Some((node, iface)) => {
-            let pos = Pos { line: head.pos.line, column: head.pos.column + node.chars().count() + 1 };
+            let pos = Pos {
+                line: head.pos.line,
+                column: head.pos.column + node.chars().count() + 1,
+            };
             check_iface(iface, pos, head.text)?;
-            (node, Some(Spanned { value: iface.to_string(), pos, text: iface.to_string() }))
+            (
+                node,
+                Some(Spanned {
+                    value: iface.to_string(),
+                    pos,
+                    text: iface.to_string(),
+                }),
+            )
         }
         None => (head.text, None),
     };
-    let node = node_name(&Token { text: node_text, pos: head.pos })?;
+    let node = node_name(&Token {
+        text: node_text,
+        pos: head.pos,
+    })?;
     let mut cidrs = Vec::new();
     let mut i = 1;
     while let Some(token) = tokens.get(i) {
@@ -333,11 +438,17 @@ fn node_name(token: &Token<'_>) -> Result<Spanned<String>, TopologyError> {
     if name.len() > MAX_NODE_NAME {
         return Err(err(
             token,
-            format!("node name `{name}` is {} bytes long; the limit is {MAX_NODE_NAME}", name.len()),
+            format!(
+                "node name `{name}` is {} bytes long; the limit is {MAX_NODE_NAME}",
+                name.len()
+            ),
         ));
     }
     if KEYWORDS.contains(&name) {
-        return Err(err(token, format!("`{name}` is a keyword and cannot name a node")));
+        return Err(err(
+            token,
+            format!("`{name}` is a keyword and cannot name a node"),
+        ));
     }
     Ok(Spanned::new(name.to_string(), token))
 }
@@ -352,19 +463,31 @@ fn check_iface(name: &str, pos: Pos, token: &str) -> Result<(), TopologyError> {
         ))
     } else if name == "." || name == ".." {
         Some(format!("`{name}` cannot name an interface"))
-    } else if let Some(c) = name.chars().find(|c| matches!(c, '/' | ':' | '=' | '%') || c.is_whitespace() || c.is_control()) {
-        Some(format!("interface name `{name}` holds `{}`, which the kernel does not accept", c.escape_default()))
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| matches!(c, '/' | ':' | '=' | '%') || c.is_whitespace() || c.is_control())
+    {
+        Some(format!(
+            "interface name `{name}` holds `{}`, which the kernel does not accept",
+            c.escape_default()
+        ))
     } else {
         None
     };
     match problem {
-        Some(message) => Err(TopologyError::at(pos, if name.is_empty() { token } else { name }, message)),
+        Some(message) => Err(TopologyError::at(
+            pos,
+            if name.is_empty() { token } else { name },
+            message,
+        )),
         None => Ok(()),
     }
 }
 
 fn cidr(token: &Token<'_>) -> Result<Spanned<Cidr>, TopologyError> {
-    token.text.parse::<Cidr>().map(|c| Spanned::new(c, token)).map_err(|e| {
-        err(token, format!("malformed CIDR `{}`: {e}", token.text))
-    })
+    token
+        .text
+        .parse::<Cidr>()
+        .map(|c| Spanned::new(c, token))
+        .map_err(|e| err(token, format!("malformed CIDR `{}`: {e}", token.text)))
 }

@@ -1,7 +1,11 @@
 use super::*;
 
 fn ips(t: &Topology, node: &str) -> Vec<String> {
-    t.node(node).unwrap().addresses().map(|c| c.to_string()).collect()
+    t.node(node)
+        .unwrap()
+        .addresses()
+        .map(|c| c.to_string())
+        .collect()
 }
 
 fn fails(text: &str) -> (usize, usize, String, String) {
@@ -53,7 +57,13 @@ fn switch_hosts_get_addresses_in_order() {
     assert!(s.is_switch);
     assert_eq!(s.interfaces[0].name, "br0");
     assert!(s.addresses().next().is_none());
-    assert_eq!(s.interfaces[1].kind, InterfaceKind::Veth { link: 0, bridge: Some(0) });
+    assert_eq!(
+        s.interfaces[1].kind,
+        InterfaceKind::Veth {
+            link: 0,
+            bridge: Some(0)
+        }
+    );
 }
 
 #[test]
@@ -86,14 +96,22 @@ fn mtu_sysctl_dev_routes_and_semicolons() {
     let t = parse("node a sysctl net.ipv4.conf.all.rp_filter=2 ; a -- b mtu=1400 # c\nroute a 203.0.113.0/24 dev eth0\nroute b default dev eth0")
         .unwrap();
     assert_eq!(t.links()[0].mtu, Some(1400));
-    assert_eq!(t.node("a").unwrap().sysctls, [("net.ipv4.conf.all.rp_filter".into(), "2".into())]);
+    assert_eq!(
+        t.node("a").unwrap().sysctls,
+        [("net.ipv4.conf.all.rp_filter".into(), "2".into())]
+    );
     assert_eq!(t.node("a").unwrap().routes[0].via, RouteVia::Dev(0));
-    assert_eq!(t.node("b").unwrap().routes.len(), 2, "default dev covers both families");
+    assert_eq!(
+        t.node("b").unwrap().routes.len(),
+        2,
+        "default dev covers both families"
+    );
 }
 
 #[test]
 fn ipv6_gateway_and_default() {
-    let t = parse("a 2001:db8:1::1/64 -- b 2001:db8:1::2/64\nroute a default via 2001:db8:1::2").unwrap();
+    let t = parse("a 2001:db8:1::1/64 -- b 2001:db8:1::2/64\nroute a default via 2001:db8:1::2")
+        .unwrap();
     assert_eq!(t.node("a").unwrap().routes[0].dest.to_string(), "::/0");
 }
 
@@ -102,37 +120,99 @@ fn every_rejection_names_line_column_and_token() {
     let cases: &[(&str, (usize, usize, &str), &str)] = &[
         ("nod a", (1, 1, "nod"), "unknown keyword"),
         ("a -- b foo=1", (1, 8, "foo=1"), "unknown link option"),
-        ("a -- b\n  a 203.0.113.1/33 -- c", (2, 5, "203.0.113.1/33"), "malformed CIDR"),
+        (
+            "a -- b\n  a 203.0.113.1/33 -- c",
+            (2, 5, "203.0.113.1/33"),
+            "malformed CIDR",
+        ),
         ("a 203.0.113.1 -- c", (1, 3, "203.0.113.1"), "prefix length"),
         ("1a -- b", (1, 1, "1a"), "bad node name"),
-        ("a -- bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", (1, 6, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"), "limit is 32"),
+        (
+            "a -- bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+            (1, 6, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+            "limit is 32",
+        ),
         ("a:e0 -- b\na:e0 -- c", (2, 3, "e0"), "appears twice"),
         ("a -- a", (1, 6, "a"), "to itself"),
-        ("a 203.0.113.1/24 -- b 203.0.113.1/24", (1, 23, "203.0.113.1/24"), "used twice"),
-        ("a -- b\nroute x default via 198.18.0.2", (2, 7, "x"), "unknown node"),
-        ("a -- b\nroute a default via 203.0.113.1", (2, 21, "203.0.113.1"), "no subnet"),
-        ("a -- b\nroute a 203.0.113.0/24 dev eth7", (2, 28, "eth7"), "no interface"),
-        ("switch s\ns 203.0.113.1/24 -- h", (2, 3, "203.0.113.1/24"), "switch port"),
-        ("node a sysctl kernel.panic=1", (1, 15, "kernel.panic=1"), "outside `net.`"),
-        ("node a sysctl net.ipv4..x=1", (1, 15, "net.ipv4..x=1"), "malformed sysctl"),
+        (
+            "a 203.0.113.1/24 -- b 203.0.113.1/24",
+            (1, 23, "203.0.113.1/24"),
+            "used twice",
+        ),
+        (
+            "a -- b\nroute x default via 198.18.0.2",
+            (2, 7, "x"),
+            "unknown node",
+        ),
+        (
+            "a -- b\nroute a default via 203.0.113.1",
+            (2, 21, "203.0.113.1"),
+            "no subnet",
+        ),
+        (
+            "a -- b\nroute a 203.0.113.0/24 dev eth7",
+            (2, 28, "eth7"),
+            "no interface",
+        ),
+        (
+            "switch s\ns 203.0.113.1/24 -- h",
+            (2, 3, "203.0.113.1/24"),
+            "switch port",
+        ),
+        (
+            "node a sysctl kernel.panic=1",
+            (1, 15, "kernel.panic=1"),
+            "outside `net.`",
+        ),
+        (
+            "node a sysctl net.ipv4..x=1",
+            (1, 15, "net.ipv4..x=1"),
+            "malformed sysctl",
+        ),
         ("# nothing\n\n", (1, 1, ""), "empty topology"),
-        ("a:abcdefghijklmnop -- b", (1, 3, "abcdefghijklmnop"), "limit is 15"),
+        (
+            "a:abcdefghijklmnop -- b",
+            (1, 3, "abcdefghijklmnop"),
+            "limit is 15",
+        ),
         ("a:x/y -- b", (1, 3, "x/y"), "does not accept"),
         ("a -- b mtu=67", (1, 8, "mtu=67"), "bad MTU"),
         ("a--b", (1, 1, "a--b"), "write `a -- b`"),
         ("node a\nnode a", (2, 6, "a"), "declared twice"),
-        ("a -- b\nroute a 198.18.0.7/16 via 198.18.0.2", (2, 9, "198.18.0.7/16"), "host bits"),
+        (
+            "a -- b\nroute a 198.18.0.7/16 via 198.18.0.2",
+            (2, 9, "198.18.0.7/16"),
+            "host bits",
+        ),
         ("a -- b -- c", (1, 8, "--"), "exactly two ends"),
         ("switch s\ns:br0 -- h", (2, 3, "br0"), "bridge of switch"),
-        ("a -- b\nroute a default via 198.18.0.1", (2, 21, "198.18.0.1"), "own address"),
-        ("a 2001:db8::1/64 -- b 2001:db8::2/64\nroute a 203.0.113.0/24 via 2001:db8::2", (2, 28, "2001:db8::2"), "same IP family"),
+        (
+            "a -- b\nroute a default via 198.18.0.1",
+            (2, 21, "198.18.0.1"),
+            "own address",
+        ),
+        (
+            "a 2001:db8::1/64 -- b 2001:db8::2/64\nroute a 203.0.113.0/24 via 2001:db8::2",
+            (2, 28, "2001:db8::2"),
+            "same IP family",
+        ),
     ];
     for (text, (line, column, token), needle) in cases {
         let (l, c, t, m) = fails(text);
-        assert_eq!((l, c, t.as_str()), (*line, *column, *token), "{text:?}: {m}");
-        assert!(m.contains(needle), "{text:?}: message {m:?} lacks {needle:?}");
+        assert_eq!(
+            (l, c, t.as_str()),
+            (*line, *column, *token),
+            "{text:?}: {m}"
+        );
+        assert!(
+            m.contains(needle),
+            "{text:?}: message {m:?} lacks {needle:?}"
+        );
         if !t.is_empty() {
-            assert!(m.contains(&format!("`{t}`")) || m.contains(&t), "{text:?}: message {m:?} does not name the token");
+            assert!(
+                m.contains(&format!("`{t}`")) || m.contains(&t),
+                "{text:?}: message {m:?} does not name the token"
+            );
         }
     }
 }

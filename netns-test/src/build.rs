@@ -1,0 +1,426 @@
+//! The executor: turns a [`Plan`](crate::plan::Plan) into namespaces and netlink batches.
+//!
+//! Order of work, for N nodes:
+//! 1. N × `unshare(CLONE_NEWNET)` on the calling thread, each namespace held by an fd, with a
+//!    netlink socket opened inside it and duplicate address detection turned off;
+//! 2. one batch per node creating `lo`, bridges and veth pairs (peers born in their namespace);
+//! 3. sysctls that name interfaces or differ from the defaults, in the nodes that have them;
+//! 4. one batch per node bringing up peer ends (joining bridges), adding addresses and routes;
+//! 5. a wait on kernel events (never a timer) until every interface is operationally up and
+//!    every IPv6 address has its local route, so the body's first packet is not lost.
+//!
+//! The thread returns to its own namespace before this returns, whatever happened.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Once;
+
+use netlink_packet_route::AddressFamily;
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::link::{LinkAttribute, State};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteType};
+use netns_test_topology::{Node, Topology};
+use nix::errno::Errno;
+
+use crate::error::Error;
+use crate::namespace::{self, Entered};
+use crate::netlink::{Kind, Refusal, Socket};
+use crate::plan::{self, Step, ifindex};
+use crate::requests;
+
+const RTNLGRP_LINK: u32 = 1;
+const RTNLGRP_IPV6_ROUTE: u32 = 11;
+
+/// Builds `topology` and returns one namespace fd per node, in the topology's node order.
+pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
+    let plan = plan::plan(topology);
+    let nodes = topology.nodes();
+    raise_open_file_limit();
+    let home =
+        Entered::new(None).map_err(|e| Error::io("reading the current network namespace", e))?;
+    let home_inode = namespace::current_inode()
+        .map_err(|e| Error::io("reading the current network namespace", e))?;
+
+    let mut namespaces = Vec::with_capacity(nodes.len());
+    let mut sockets = Vec::with_capacity(nodes.len());
+    let mut reset_forwarding = false;
+    for (i, node) in nodes.iter().enumerate() {
+        let fd = namespace::create_and_enter().map_err(|e| namespace_error(e, &node.name))?;
+        let inode = namespace::inode(&fd).map_err(|e| Error::io("reading a new namespace", e))?;
+        if inode == home_inode || inode == namespace::host_inode() {
+            // Never configure the namespace we came from.
+            return Err(Error::kernel("creating a network namespace", Errno::EINVAL, None)
+                .on_node(&node.name)
+                .with_hint("unshare(CLONE_NEWNET) returned without a new namespace; refusing to configure"));
+        }
+        for key in [
+            "net.ipv6.conf.all.accept_dad",
+            "net.ipv6.conf.default.accept_dad",
+        ] {
+            write_sysctl(key, "0", true).map_err(|e| e.on_node(&node.name))?;
+        }
+        if i == 0 {
+            // New namespaces may inherit forwarding from their creator
+            // (net.core.devconf_inherit_init_net); reset it where the topology did not ask for it.
+            reset_forwarding = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]
+                .iter()
+                .any(|k| std::fs::read_to_string(sysctl_path(k)).is_ok_and(|v| v.trim() != "0"));
+        }
+        let socket = Socket::open()
+            .map_err(|e| Error::io("opening a netlink socket", e).on_node(&node.name))?;
+        namespaces.push(fd);
+        sockets.push(socket);
+    }
+
+    for (i, steps) in plan.create.iter().enumerate() {
+        run_steps(topology, i, steps, &mut sockets[i], &namespaces)?;
+    }
+
+    for (i, node) in nodes.iter().enumerate() {
+        let mut settings: Vec<(&str, &str)> = Vec::new();
+        if node.forward || reset_forwarding {
+            let v = if node.forward { "1" } else { "0" };
+            settings.extend([
+                ("net.ipv4.ip_forward", v),
+                ("net.ipv6.conf.all.forwarding", v),
+            ]);
+        }
+        settings.extend(node.sysctls.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if !settings.is_empty() {
+            namespace::enter(&namespaces[i])
+                .map_err(|e| Error::io("entering the node's namespace", e).on_node(&node.name))?;
+            for (key, value) in settings {
+                write_sysctl(key, value, false).map_err(|e| e.on_node(&node.name))?;
+            }
+        }
+    }
+    drop(home);
+
+    for (i, steps) in plan.configure.iter().enumerate() {
+        run_steps(topology, i, steps, &mut sockets[i], &namespaces)?;
+    }
+
+    for (i, node) in nodes.iter().enumerate() {
+        let links: Vec<u32> = plan.wait_up[i].iter().map(|&j| ifindex(j)).collect();
+        await_ready(&mut sockets[i], node, &links, &plan.wait_ipv6[i])?;
+    }
+    if let Some(socket) = sockets.first_mut() {
+        // The kernel sets a link's state up an instant before it finishes bringing it up, all
+        // under the routing lock; a request that takes the lock waits for that instant to pass.
+        let result = socket
+            .execute(vec![(Kind::Change, requests::barrier())], &mut |_| {})
+            .map_err(|e| Error::io("waiting for the kernel to settle", e))?;
+        if let Some(Err(r)) = result.into_iter().next() {
+            return Err(Error::kernel(
+                "waiting for the kernel to settle",
+                r.errno,
+                r.detail,
+            ));
+        }
+    }
+    Ok(namespaces)
+}
+
+/// Sends one node's steps as batches and turns the first refusal into an error naming the node,
+/// the interface and the operation.
+fn run_steps(
+    topology: &Topology,
+    node: usize,
+    steps: &[Step],
+    socket: &mut Socket,
+    namespaces: &[OwnedFd],
+) -> Result<(), Error> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let requests = steps
+        .iter()
+        .map(|step| request(topology, node, step, namespaces))
+        .collect();
+    let results = socket.execute(requests, &mut |_| {}).map_err(|e| {
+        Error::io("talking to the kernel over netlink", e).on_node(&topology.nodes()[node].name)
+    })?;
+    for (step, result) in steps.iter().zip(results) {
+        if let Err(refusal) = result {
+            return Err(step_error(topology, node, step, refusal));
+        }
+    }
+    Ok(())
+}
+
+fn request(
+    topology: &Topology,
+    node: usize,
+    step: &Step,
+    namespaces: &[OwnedFd],
+) -> (Kind, RouteNetlinkMessage) {
+    match *step {
+        Step::LoopbackUp => (Kind::Change, requests::set_up(1)),
+        Step::Bridge { iface } => (
+            Kind::Create,
+            requests::new_bridge(netns_test_topology::BRIDGE_NAME, ifindex(iface)),
+        ),
+        Step::Veth {
+            iface,
+            peer_node,
+            peer_iface,
+            mtu,
+            bridge,
+        } => {
+            let local = requests::VethEnd {
+                name: &topology.nodes()[node].interfaces[iface].name,
+                index: ifindex(iface),
+                mtu,
+            };
+            let peer = requests::VethEnd {
+                name: &topology.nodes()[peer_node].interfaces[peer_iface].name,
+                index: ifindex(peer_iface),
+                mtu,
+            };
+            let message = requests::new_veth(
+                local,
+                bridge.map(ifindex),
+                peer,
+                namespaces[peer_node].as_raw_fd(),
+            );
+            (Kind::Create, message)
+        }
+        Step::PeerUp { iface, bridge } => (
+            Kind::Change,
+            requests::set_up_in(ifindex(iface), bridge.map(ifindex)),
+        ),
+        Step::Address { iface, cidr } => {
+            (Kind::Create, requests::new_address(ifindex(iface), cidr))
+        }
+        Step::Route {
+            dest,
+            gateway,
+            iface,
+        } => (
+            Kind::Create,
+            requests::new_route(dest, gateway, iface.map(ifindex)),
+        ),
+    }
+}
+
+/// Names what failed and, where the errno says it, what to do.
+fn step_error(topology: &Topology, node: usize, step: &Step, refusal: Refusal) -> Error {
+    let n = &topology.nodes()[node];
+    let iface_name = |j: usize| n.interfaces[j].name.as_str();
+    let (iface, operation, hint) = match *step {
+        Step::LoopbackUp => (Some("lo"), "bringing lo up".to_string(), None),
+        Step::Bridge { iface } => (
+            Some(iface_name(iface)),
+            "creating the switch's bridge".to_string(),
+            Some(
+                "the kernel has no bridge support: load the `bridge` module (`modprobe bridge`) or \
+                  use a kernel built with CONFIG_BRIDGE",
+            ),
+        ),
+        Step::Veth {
+            iface,
+            peer_node,
+            peer_iface,
+            ..
+        } => (
+            Some(iface_name(iface)),
+            format!(
+                "creating the veth pair to node `{}` (interface `{}`)",
+                topology.nodes()[peer_node].name,
+                topology.nodes()[peer_node].interfaces[peer_iface].name
+            ),
+            Some(
+                "the kernel has no veth support: load the `veth` module (`modprobe veth`) or use a \
+                  kernel built with CONFIG_VETH",
+            ),
+        ),
+        Step::PeerUp {
+            iface,
+            bridge: Some(_),
+        } => (
+            Some(iface_name(iface)),
+            "bringing up a port of the switch's bridge".to_string(),
+            None,
+        ),
+        Step::PeerUp {
+            iface,
+            bridge: None,
+        } => (
+            Some(iface_name(iface)),
+            "bringing the interface up".to_string(),
+            None,
+        ),
+        Step::Address { iface, cidr } => (
+            Some(iface_name(iface)),
+            format!("adding address {cidr}"),
+            None,
+        ),
+        Step::Route {
+            dest,
+            gateway,
+            iface,
+        } => (
+            iface.map(iface_name),
+            match gateway {
+                Some(gw) => format!("adding route to {dest} via {gw}"),
+                None => format!("adding on-link route to {dest}"),
+            },
+            None,
+        ),
+    };
+    let mut error = Error::kernel(operation, refusal.errno, refusal.detail).on_node(&n.name);
+    if let Some(iface) = iface {
+        error = error.on_interface(iface);
+    }
+    match (refusal.errno, hint) {
+        (Errno::EOPNOTSUPP, Some(hint)) => error.with_hint(hint),
+        _ => error,
+    }
+}
+
+/// Waits, on netlink events, until the interfaces `links` are operationally up and the IPv6
+/// addresses `ipv6` have their local routes. A lost event (receive buffer overrun) makes it read
+/// the state afresh; 10 s without any event is an error.
+fn await_ready(
+    socket: &mut Socket,
+    node: &Node,
+    links: &[u32],
+    ipv6: &[IpAddr],
+) -> Result<(), Error> {
+    if links.is_empty() && ipv6.is_empty() {
+        return Ok(());
+    }
+    let context =
+        |e: io::Error| Error::io("waiting for interfaces to come up", e).on_node(&node.name);
+    socket.join(RTNLGRP_LINK).map_err(context)?;
+    if !ipv6.is_empty() {
+        socket.join(RTNLGRP_IPV6_ROUTE).map_err(context)?;
+    }
+    let mut links: HashSet<u32> = links.iter().copied().collect();
+    let mut ipv6: HashSet<IpAddr> = ipv6.iter().copied().collect();
+    let want_ipv6 = !ipv6.is_empty();
+    loop {
+        let mut seen = |m: &RouteNetlinkMessage| settle(m, &mut links, &mut ipv6);
+        let mut dumped = socket
+            .dump(requests::get_links(), &mut seen)
+            .map_err(context)?;
+        if want_ipv6 {
+            dumped.extend(
+                socket
+                    .dump(requests::get_routes(true), &mut seen)
+                    .map_err(context)?,
+            );
+        }
+        dumped.iter().for_each(seen);
+        let mut overrun = false;
+        while !(links.is_empty() && ipv6.is_empty()) {
+            let result = socket.receive(&mut |_, payload| {
+                if let crate::netlink::Payload::Message(m) = payload {
+                    settle(&m, &mut links, &mut ipv6);
+                }
+                Ok(())
+            });
+            match result {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    overrun = true;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    let names: Vec<&str> = node
+                        .interfaces
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| links.contains(&ifindex(*j)))
+                        .map(|(_, i)| i.name.as_str())
+                        .collect();
+                    return Err(Error::io("waiting for interfaces to come up", e)
+                        .on_node(&node.name)
+                        .with_hint(format!("still not up after 10 s: {names:?}; IPv6 addresses without a route: {ipv6:?}")));
+                }
+                Err(e) => return Err(context(e)),
+            }
+        }
+        if !overrun {
+            return Ok(());
+        }
+    }
+}
+
+/// Crosses off what a link or route message shows to be ready.
+fn settle(message: &RouteNetlinkMessage, links: &mut HashSet<u32>, ipv6: &mut HashSet<IpAddr>) {
+    match message {
+        RouteNetlinkMessage::NewLink(m) if m.header.interface_family == AddressFamily::Unspec => {
+            if m.attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
+            {
+                links.remove(&m.header.index);
+            }
+        }
+        RouteNetlinkMessage::NewRoute(m) if m.header.kind == RouteType::Local => {
+            for a in &m.attributes {
+                if let RouteAttribute::Destination(RouteAddress::Inet6(addr)) = a {
+                    ipv6.remove(&IpAddr::V6(*addr));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn sysctl_path(key: &str) -> PathBuf {
+    let mut path = PathBuf::from("/proc/sys");
+    path.extend(key.split('.'));
+    path
+}
+
+/// Writes a `net.` sysctl of the calling thread's namespace. The topology parser has already
+/// refused keys outside `net.`, empty components and `/`; this checks again before writing.
+fn write_sysctl(key: &str, value: &str, missing_ok: bool) -> Result<(), Error> {
+    if !key.starts_with("net.") || key.split('.').any(|p| p.is_empty() || p.contains('/')) {
+        return Err(
+            Error::kernel(format!("setting sysctl {key}"), Errno::EINVAL, None)
+                .with_hint("only keys under `net.` are written"),
+        );
+    }
+    match std::fs::write(sysctl_path(key), value) {
+        Ok(()) => Ok(()),
+        Err(e) if missing_ok && e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::io(format!("setting sysctl {key}={value}"), e)
+            .with_hint("this kernel has no such setting: check the key's spelling and that the interface it names exists")),
+        Err(e) => Err(Error::io(format!("setting sysctl {key}={value}"), e)),
+    }
+}
+
+/// Why a namespace could not be made, and what to do.
+fn namespace_error(errno: Errno, node: &str) -> Error {
+    let error = Error::kernel("creating the node's network namespace", errno, None).on_node(node);
+    match errno {
+        Errno::EPERM => Error::unsupported(
+            format!("node `{node}`: creating a network namespace"),
+            Some(errno),
+            "this process lacks CAP_SYS_ADMIN: run the tests as root, or (in a container) \
+             grant --cap-add SYS_ADMIN --cap-add NET_ADMIN"
+                .into(),
+        ),
+        _ => error,
+    }
+}
+
+/// Namespaces are held by fds: a 500-node topology needs 500. Raise the soft limit to the hard
+/// one once per process, as Go's runtime does.
+fn raise_open_file_limit() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            if soft < hard {
+                let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+            }
+        }
+    });
+}

@@ -1,0 +1,75 @@
+//! Processes inside a node: `Node::command`.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::Arc;
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// A command that, between fork and exec, enters the node's network namespace and a mount
+/// namespace of its own with a fresh sysfs on `/sys`, as `ip netns exec` does, so that
+/// `/sys/class/net` lists the node's interfaces. The host's mounts are untouched: the new mount
+/// namespace is a slave of the host's, so nothing propagates back.
+pub(crate) fn command(ns: Arc<OwnedFd>, program: &OsStr) -> Command {
+    let mut command = Command::new(program);
+    // SAFETY: the closure runs in the forked child before exec and only makes system calls
+    // (setns, unshare, mount), which are async-signal-safe; the paths are short literals that
+    // nix copies onto the stack, so nothing allocates.
+    unsafe {
+        command.pre_exec(move || enter(&ns));
+    }
+    command
+}
+
+fn enter(ns: &OwnedFd) -> io::Result<()> {
+    setns(ns, CloneFlags::CLONE_NEWNET)?;
+    unshare(CloneFlags::CLONE_NEWNS)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )?;
+    let _ = umount2("/sys", MntFlags::MNT_DETACH);
+    mount(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )?;
+    Ok(())
+}
+
+/// Kills, by pid, every process of this user whose network namespace is one of `inodes`: the
+/// processes a test started in its nodes, and only those (no other process can be in them).
+pub(crate) fn kill_processes_in(inodes: &[u64]) {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let ns = std::fs::metadata(format!("/proc/{pid}/ns/net"));
+        if ns.is_ok_and(|m| inodes.contains(&m.ino())) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}

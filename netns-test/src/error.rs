@@ -1,0 +1,221 @@
+//! The one error type of the crate.
+
+use std::fmt;
+use std::io;
+
+use netns_test_topology::TopologyError;
+use nix::errno::Errno;
+
+/// What went wrong, where (node, interface, operation) and what to do about it.
+///
+/// Its `Display` is the whole story in one paragraph, fit for a test failure message.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    node: Option<String>,
+    interface: Option<String>,
+    operation: String,
+    cause: Cause,
+    hint: Option<String>,
+}
+
+/// The broad class of an [`Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The topology text is wrong; fix the text.
+    Topology,
+    /// The kernel refused a request (netlink, sysctl, namespace).
+    Kernel,
+    /// This environment cannot create namespaces (no privilege, no user namespaces).
+    Unsupported,
+    /// Reading a file or another I/O operation failed.
+    Io,
+}
+
+#[derive(Debug)]
+enum Cause {
+    Topology {
+        source: Option<String>,
+        error: TopologyError,
+    },
+    Os {
+        errno: Option<Errno>,
+        message: String,
+        detail: Option<String>,
+    },
+}
+
+impl Error {
+    pub(crate) fn topology(source: Option<String>, error: TopologyError) -> Error {
+        Error {
+            kind: ErrorKind::Topology,
+            node: None,
+            interface: None,
+            operation: String::new(),
+            cause: Cause::Topology { source, error },
+            hint: None,
+        }
+    }
+
+    pub(crate) fn kernel(
+        operation: impl Into<String>,
+        errno: Errno,
+        detail: Option<String>,
+    ) -> Error {
+        Error {
+            kind: ErrorKind::Kernel,
+            node: None,
+            interface: None,
+            operation: operation.into(),
+            cause: Cause::Os {
+                errno: Some(errno),
+                message: errno.desc().to_string(),
+                detail,
+            },
+            hint: default_hint(errno),
+        }
+    }
+
+    pub(crate) fn io(operation: impl Into<String>, error: io::Error) -> Error {
+        let errno = error.raw_os_error().map(Errno::from_raw);
+        Error {
+            kind: ErrorKind::Io,
+            node: None,
+            interface: None,
+            operation: operation.into(),
+            cause: Cause::Os {
+                errno,
+                message: error.to_string(),
+                detail: None,
+            },
+            hint: errno.and_then(default_hint),
+        }
+    }
+
+    pub(crate) fn unsupported(
+        operation: impl Into<String>,
+        errno: Option<Errno>,
+        hint: String,
+    ) -> Error {
+        Error {
+            kind: ErrorKind::Unsupported,
+            node: None,
+            interface: None,
+            operation: operation.into(),
+            cause: Cause::Os {
+                errno,
+                message: errno.map_or_else(|| "not supported".into(), |e| e.desc().to_string()),
+                detail: None,
+            },
+            hint: Some(hint),
+        }
+    }
+
+    pub(crate) fn on_node(mut self, node: &str) -> Error {
+        self.node = Some(node.to_string());
+        self
+    }
+
+    pub(crate) fn on_interface(mut self, interface: &str) -> Error {
+        self.interface = Some(interface.to_string());
+        self
+    }
+
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The broad class of the error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The node the failed operation was for, if any.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
+    }
+
+    /// The interface the failed operation was for, if any.
+    pub fn interface(&self) -> Option<&str> {
+        self.interface.as_deref()
+    }
+
+    /// The operation that failed, e.g. `creating veth eth0 (peer eth0 in node b)`.
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+
+    /// The errno behind a kernel or I/O error.
+    pub fn errno(&self) -> Option<i32> {
+        match &self.cause {
+            Cause::Os { errno, .. } => errno.map(|e| e as i32),
+            Cause::Topology { .. } => None,
+        }
+    }
+
+    /// The topology mistake behind a [`ErrorKind::Topology`] error.
+    pub fn topology_error(&self) -> Option<&TopologyError> {
+        match &self.cause {
+            Cause::Topology { error, .. } => Some(error),
+            Cause::Os { .. } => None,
+        }
+    }
+}
+
+/// What to do, for the errnos whose remedy does not depend on the operation.
+fn default_hint(errno: Errno) -> Option<String> {
+    Some(match errno {
+        Errno::EPERM | Errno::EACCES => {
+            "this needs CAP_SYS_ADMIN and CAP_NET_ADMIN: run the tests as root, or grant those \
+             capabilities (in Docker: --cap-add SYS_ADMIN --cap-add NET_ADMIN)"
+                .into()
+        }
+        Errno::EMFILE | Errno::ENFILE => {
+            "too many open files: raise the limit (`ulimit -n`) or run fewer tests at once".into()
+        }
+        Errno::ENOMEM | Errno::ENOBUFS => {
+            "the kernel is short of memory: run fewer tests at once (`--test-threads`)".into()
+        }
+        Errno::ENOSPC => {
+            "a namespace limit is reached: check `sysctl user.max_net_namespaces` or run fewer \
+             tests at once"
+                .into()
+        }
+        _ => return None,
+    })
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            Cause::Topology { source, error } => {
+                write!(f, "invalid topology")?;
+                if let Some(source) = source {
+                    write!(f, " in {source}")?;
+                }
+                write!(f, ": {error}")
+            }
+            Cause::Os {
+                message, detail, ..
+            } => {
+                match (&self.node, &self.interface) {
+                    (Some(n), Some(i)) => write!(f, "node `{n}`, interface `{i}`: ")?,
+                    (Some(n), None) => write!(f, "node `{n}`: ")?,
+                    _ => {}
+                }
+                write!(f, "{} failed: {message}", self.operation)?;
+                if let Some(detail) = detail.as_deref().filter(|d| !d.is_empty()) {
+                    write!(f, " (kernel: {detail})")?;
+                }
+                if let Some(hint) = &self.hint {
+                    write!(f, "; {hint}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}

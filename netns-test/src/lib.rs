@@ -1,0 +1,63 @@
+//! # netns-test
+//!
+//! Run Rust tests inside fresh Linux network namespaces, wired as a declared topology of nodes,
+//! veth links, bridges, addresses and routes; torn down by the kernel when the test ends,
+//! whatever happened.
+//!
+//! ```no_run
+//! use netns_test::{netns_test, Net};
+//!
+//! #[netns_test(topology = "a -- b")]
+//! fn talks(net: &Net) {
+//!     let listener = net.node("b").run(|| std::net::TcpListener::bind("0.0.0.0:7000").unwrap());
+//!     std::net::TcpStream::connect((net.node("b").ip(), 7000)).unwrap();
+//!     drop(listener);
+//! }
+//! ```
+//!
+//! The topology language, one statement per line or `;`:
+//!
+//! ```text
+//! node   NAME [forward] [sysctl KEY=VALUE]...
+//! switch NAME [CIDR]...
+//! [link] END -- END [mtu=N]              END = NODE[:IFACE] [CIDR]...
+//! route  NODE DEST via GATEWAY           DEST = CIDR | default
+//! route  NODE DEST dev IFACE
+//! ```
+//!
+//! See the README for the full reference, the guarantees and the environments it runs in.
+
+#![warn(missing_docs)]
+
+mod build;
+mod command;
+mod error;
+mod namespace;
+mod net;
+mod netlink;
+mod plan;
+mod requests;
+
+#[doc(hidden)]
+pub mod private;
+
+pub use error::{Error, ErrorKind};
+pub use namespace::host_inode;
+pub use net::{Net, Node};
+pub use netns_test_macros::netns_test;
+pub use netns_test_topology as topology;
+
+/// The inode of the calling thread's network namespace (`/proc/thread-self/ns/net`).
+pub fn current_netns_inode() -> u64 {
+    namespace::current_inode().unwrap_or(0)
+}
+
+/// Panics unless the calling thread is outside the host's network namespace. Every test that
+/// sends traffic calls this first: a packet from the host namespace could reach a real network.
+pub fn assert_not_in_host_netns() {
+    let here = current_netns_inode();
+    assert!(
+        here != 0 && here != host_inode(),
+        "netns-test: this thread is in the host's network namespace ({here}); refusing to send traffic"
+    );
+}

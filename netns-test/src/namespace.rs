@@ -1,0 +1,77 @@
+//! Network namespaces held by file descriptors: created with `unshare`, entered with `setns`,
+//! freed by the kernel when the last descriptor closes. Nothing is bind-mounted.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::sync::OnceLock;
+
+use nix::sched::{CloneFlags, setns, unshare};
+
+/// The calling thread's current network namespace.
+pub(crate) fn current() -> io::Result<OwnedFd> {
+    Ok(File::open("/proc/thread-self/ns/net")?.into())
+}
+
+/// The inode number identifying the namespace `fd` refers to.
+pub(crate) fn inode(fd: impl AsFd) -> io::Result<u64> {
+    Ok(File::from(fd.as_fd().try_clone_to_owned()?)
+        .metadata()?
+        .ino())
+}
+
+/// The inode of the calling thread's network namespace.
+pub(crate) fn current_inode() -> io::Result<u64> {
+    Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
+}
+
+/// The inode of the host's network namespace: pid 1's, or where that cannot be read (no ptrace
+/// access to pid 1, as in a user namespace), the one this process started in.
+pub fn host_inode() -> u64 {
+    static HOST: OnceLock<u64> = OnceLock::new();
+    *HOST.get_or_init(|| {
+        std::fs::metadata("/proc/1/ns/net")
+            .or_else(|_| std::fs::metadata("/proc/self/ns/net"))
+            .map(|m| m.ino())
+            .unwrap_or(0)
+    })
+}
+
+/// Moves the calling thread into a new, empty network namespace and returns a descriptor for it.
+/// The caller must move the thread back (see [`Entered`]).
+pub(crate) fn create_and_enter() -> Result<OwnedFd, nix::errno::Errno> {
+    unshare(CloneFlags::CLONE_NEWNET)?;
+    current().map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+/// Moves the calling thread into the namespace `fd`.
+pub(crate) fn enter(fd: impl AsFd) -> io::Result<()> {
+    setns(fd, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)
+}
+
+/// The calling thread inside another network namespace until dropped, then back where it was.
+pub(crate) struct Entered {
+    back: OwnedFd,
+}
+
+impl Entered {
+    /// Remembers the current namespace, then enters `target` (if any).
+    pub fn new(target: Option<&OwnedFd>) -> io::Result<Entered> {
+        let back = current()?;
+        if let Some(target) = target {
+            enter(target)?;
+        }
+        Ok(Entered { back })
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        if let Err(e) = enter(&self.back) {
+            // A thread left in a test namespace would run the next test's code there: stop hard.
+            eprintln!("netns-test: cannot move a thread back to its network namespace: {e}");
+            std::process::abort();
+        }
+    }
+}

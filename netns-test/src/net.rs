@@ -1,0 +1,243 @@
+//! The runtime handles: [`Net`], a built topology, and its [`Node`]s.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use netns_test_topology::Topology;
+
+use crate::error::Error;
+use crate::namespace::{self, Entered};
+use crate::{build, command};
+
+/// A topology built in fresh network namespaces, one per node. Dropping it tears everything down:
+/// the namespaces' fds close and the kernel frees every link, address and route.
+pub struct Net {
+    topology: Topology,
+    nodes: Vec<Node>,
+}
+
+/// One node of a [`Net`]: a network namespace of its own.
+pub struct Node {
+    name: String,
+    ips: Vec<IpAddr>,
+    ns: Arc<OwnedFd>,
+    inode: u64,
+    runtime: OnceLock<tokio::runtime::Runtime>,
+    commands: Arc<AtomicBool>,
+}
+
+impl Net {
+    /// Builds a topology written in the topology language (see the crate docs).
+    ///
+    /// ```no_run
+    /// let net = netns_test::Net::build("a -- b")?;
+    /// assert_eq!(net.node("b").ip().to_string(), "198.18.0.2");
+    /// # Ok::<(), netns_test::Error>(())
+    /// ```
+    pub fn build(topology: &str) -> Result<Net, Error> {
+        Self::build_from(topology, None)
+    }
+
+    /// Builds the topology in the file at `path`.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Net, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading topology file {}", path.display()), e))?;
+        Self::build_from(&text, Some(path.display().to_string()))
+    }
+
+    pub(crate) fn build_from(text: &str, source: Option<String>) -> Result<Net, Error> {
+        let topology = netns_test_topology::parse(text).map_err(|e| Error::topology(source, e))?;
+        Self::from_topology(topology)
+    }
+
+    /// Builds an already parsed topology.
+    pub fn from_topology(topology: Topology) -> Result<Net, Error> {
+        let namespaces = build::build(&topology)?;
+        let commands = Arc::new(AtomicBool::new(false));
+        let nodes = topology
+            .nodes()
+            .iter()
+            .zip(namespaces)
+            .map(|(spec, ns)| {
+                let inode = namespace::inode(&ns).unwrap_or(0);
+                Node {
+                    name: spec.name.clone(),
+                    ips: spec.addresses().map(|c| c.addr).collect(),
+                    ns: Arc::new(ns),
+                    inode,
+                    runtime: OnceLock::new(),
+                    commands: commands.clone(),
+                }
+            })
+            .collect();
+        Ok(Net { topology, nodes })
+    }
+
+    /// The node called `name`.
+    ///
+    /// # Panics
+    /// If there is none; the message lists the nodes there are.
+    pub fn node(&self, name: &str) -> &Node {
+        self.try_node(name).unwrap_or_else(|| {
+            let known: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+            panic!(
+                "netns-test: no node `{name}` in this topology (nodes: {})",
+                known.join(", ")
+            )
+        })
+    }
+
+    /// The node called `name`, if there is one.
+    pub fn try_node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Every node, in order of first appearance in the topology.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter()
+    }
+
+    /// The validated topology this net was built from.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        if self
+            .nodes
+            .first()
+            .is_some_and(|n| n.commands.load(Ordering::Relaxed))
+        {
+            let inodes: Vec<u64> = self.nodes.iter().map(|n| n.inode).collect();
+            command::kill_processes_in(&inodes);
+        }
+    }
+}
+
+impl fmt::Debug for Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Net").field("nodes", &self.nodes).finish()
+    }
+}
+
+impl Node {
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The node's first IPv4 address in declaration order, or else its first IPv6 address.
+    ///
+    /// # Panics
+    /// If the node has no address at all (a switch without one, or a node with no links).
+    pub fn ip(&self) -> IpAddr {
+        self.ips
+            .iter()
+            .find(|ip| ip.is_ipv4())
+            .or_else(|| self.ips.first())
+            .copied()
+            .unwrap_or_else(|| panic!("netns-test: node `{}` has no address", self.name))
+    }
+
+    /// Every address of the node, in declaration order.
+    pub fn ips(&self) -> Vec<IpAddr> {
+        self.ips.clone()
+    }
+
+    /// Runs `f` on a new thread inside this node and returns what it returns. A panic in `f`
+    /// is resumed in the caller.
+    pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        std::thread::scope(|scope| {
+            let handle = scope.spawn(|| {
+                namespace::enter(&*self.ns).unwrap_or_else(|e| {
+                    panic!("netns-test: cannot enter node `{}`: {e}", self.name)
+                });
+                f()
+            });
+            match handle.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+
+    /// Spawns `fut` on a tokio runtime whose threads all live inside this node. The runtime is
+    /// made on first use and shut down when the [`Net`] is dropped.
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime().spawn(fut)
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.get_or_init(|| {
+            crate::private::runtime_in(&self.ns, &self.name, true, 1).unwrap_or_else(|e| {
+                panic!(
+                    "netns-test: cannot start a runtime in node `{}`: {e}",
+                    self.name
+                )
+            })
+        })
+    }
+
+    /// A [`std::process::Command`] whose process runs inside this node: it sees the node's
+    /// interfaces in `/proc/net` and `/sys/class/net`, and is killed when the [`Net`] is dropped.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
+        self.commands.store(true, Ordering::Relaxed);
+        command::command(self.ns.clone(), program.as_ref())
+    }
+
+    /// A path naming this node's namespace while the [`Net`] lives, for `nsenter --net=PATH`
+    /// or `ip netns exec`-like tools.
+    pub fn netns_path(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            self.ns.as_raw_fd()
+        ))
+    }
+
+    /// Runs `f` on the calling thread inside this node, then moves the thread back.
+    pub(crate) fn enter(&self) -> std::io::Result<Entered> {
+        Entered::new(Some(&self.ns))
+    }
+
+    pub(crate) fn inode(&self) -> u64 {
+        self.inode
+    }
+
+    pub(crate) fn ns(&self) -> &Arc<OwnedFd> {
+        &self.ns
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            // A runtime cannot be dropped from async code; a plain thread can always wait for it.
+            std::thread::spawn(move || runtime.shutdown_timeout(Duration::from_secs(5)))
+                .join()
+                .ok();
+        }
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("ips", &self.ips)
+            .finish()
+    }
+}

@@ -1,0 +1,321 @@
+//! A minimal synchronous rtnetlink client: one socket per namespace, requests batched into one
+//! `sendmsg`, every acknowledgement matched to the operation that asked for it.
+//!
+//! The kernel processes a batch in the sender's context, in order, before `sendmsg` returns, so
+//! the acknowledgements are waiting when we read them: no round trip per request, no timer.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use nix::errno::Errno;
+use nix::sys::socket::{
+    self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, setsockopt,
+    sockopt,
+};
+
+/// How long a reply or an awaited event may take before it is an error.
+pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SOL_NETLINK: libc::c_int = 270;
+const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
+const NETLINK_CAP_ACK: libc::c_int = 10;
+const NETLINK_EXT_ACK: libc::c_int = 11;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLMSGERR_ATTR_MSG: u16 = 1;
+const NLM_F_ACK_TLVS: u16 = 0x200;
+const NLM_F_DUMP_INTR: u16 = 0x10;
+
+/// How a request is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Create something that must not exist yet.
+    Create,
+    /// Change something that exists.
+    Change,
+}
+
+/// A kernel refusal of one request: the errno and the kernel's own explanation, if it gave one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub errno: Errno,
+    pub detail: Option<String>,
+}
+
+/// A rtnetlink socket bound to the network namespace it was created in.
+pub(crate) struct Socket {
+    fd: OwnedFd,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl Socket {
+    /// Opens a socket in the calling thread's current network namespace.
+    pub fn open() -> io::Result<Socket> {
+        let fd = socket::socket(
+            AddressFamily::Netlink,
+            SockType::Raw,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkRoute,
+        )?;
+        socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
+        for opt in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
+            // Best effort: older kernels lack extended acks, and we only lose the detail string.
+            let _ = set_int(fd.as_fd(), opt, 1);
+        }
+        // A reply never waits longer than this: a kernel that stops answering is an error, not a hang.
+        setsockopt(
+            &fd,
+            sockopt::ReceiveTimeout,
+            &nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0),
+        )?;
+        Ok(Socket {
+            fd,
+            seq: 0,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    /// Subscribes to a multicast group (`RTNLGRP_*`).
+    pub fn join(&self, group: u32) -> io::Result<()> {
+        set_int(
+            self.fd.as_fd(),
+            NETLINK_ADD_MEMBERSHIP,
+            group as libc::c_int,
+        )
+    }
+
+    /// Sends the requests in batches and returns, for each, `Ok` or the kernel's refusal.
+    /// Multicast notifications that arrive meanwhile are handed to `notify`.
+    pub fn execute(
+        &mut self,
+        requests: Vec<(Kind, RouteNetlinkMessage)>,
+        notify: &mut dyn FnMut(&RouteNetlinkMessage),
+    ) -> io::Result<Vec<Result<(), Refusal>>> {
+        let mut results = Vec::with_capacity(requests.len());
+        let mut requests = requests.into_iter().peekable();
+        while requests.peek().is_some() {
+            // Acknowledgements (and notifications) must fit the receive buffer between two sends.
+            let chunk: Vec<_> = requests.by_ref().take(32).collect();
+            let first = self.seq.wrapping_add(1);
+            let mut out = Vec::new();
+            let count = chunk.len();
+            for (kind, message) in chunk {
+                let flags = match kind {
+                    Kind::Create => NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                    Kind::Change => NLM_F_REQUEST | NLM_F_ACK,
+                };
+                self.seq = self.seq.wrapping_add(1);
+                serialize(&mut out, message, flags, self.seq);
+            }
+            socket::send(self.fd.as_raw_fd(), &out, MsgFlags::empty())?;
+            let mut pending: Vec<Option<Result<(), Refusal>>> = vec![None; count];
+            let mut left = count;
+            while left > 0 {
+                self.receive(&mut |header, payload| {
+                    let index = header.sequence_number.wrapping_sub(first) as usize;
+                    match payload {
+                        Payload::Ack(result)
+                            if index < pending.len() && pending[index].is_none() =>
+                        {
+                            pending[index] = Some(result);
+                            left -= 1;
+                        }
+                        Payload::Message(m) => notify(&m),
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+            }
+            results.extend(
+                pending
+                    .into_iter()
+                    .map(|r| r.expect("every request answered")),
+            );
+        }
+        Ok(results)
+    }
+
+    /// Dumps a table (`GetLink`, `GetAddress`, `GetRoute`). Retries a dump the kernel marks as
+    /// interrupted by a concurrent change, a bounded number of times.
+    /// Notifications that arrive meanwhile are handed to `notify`.
+    pub fn dump(
+        &mut self,
+        request: RouteNetlinkMessage,
+        notify: &mut dyn FnMut(&RouteNetlinkMessage),
+    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+        for _ in 0..16 {
+            self.seq = self.seq.wrapping_add(1);
+            let seq = self.seq;
+            let mut out = Vec::new();
+            serialize(&mut out, request.clone(), NLM_F_REQUEST | NLM_F_DUMP, seq);
+            socket::send(self.fd.as_raw_fd(), &out, MsgFlags::empty())?;
+            let mut messages = Vec::new();
+            let mut done = false;
+            let mut interrupted = false;
+            let mut failure = None;
+            while !done {
+                self.receive(&mut |header, payload| {
+                    if header.sequence_number != seq {
+                        if let Payload::Message(m) = payload {
+                            notify(&m);
+                        }
+                        return Ok(());
+                    }
+                    interrupted |= header.flags & NLM_F_DUMP_INTR != 0;
+                    match payload {
+                        Payload::Done => done = true,
+                        Payload::Ack(Err(refusal)) => {
+                            failure = Some(io::Error::from(refusal.errno));
+                            done = true;
+                        }
+                        Payload::Ack(Ok(())) => done = true,
+                        Payload::Message(m) => messages.push(m),
+                    }
+                    Ok(())
+                })?;
+            }
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            if !interrupted {
+                return Ok(messages);
+            }
+        }
+        Err(io::Error::other(
+            "netlink dump kept being interrupted by concurrent changes (tried 16 times)",
+        ))
+    }
+
+    /// Waits for the next datagram and hands each message in it to `each`.
+    pub fn receive(
+        &mut self,
+        each: &mut dyn FnMut(&NetlinkHeader, Payload) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let n = loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::empty()) {
+                Ok(n) => break n,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the kernel did not answer a netlink request within 10 s",
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let mut at = 0;
+        while at + 16 <= n {
+            let len = u32::from_ne_bytes(self.buf[at..at + 4].try_into().unwrap()) as usize;
+            if len < 16 || at + len > n {
+                break;
+            }
+            let raw = &self.buf[at..at + len];
+            let mut header = NetlinkHeader::default();
+            header.length = len as u32;
+            header.message_type = u16::from_ne_bytes([raw[4], raw[5]]);
+            header.flags = u16::from_ne_bytes([raw[6], raw[7]]);
+            header.sequence_number = u32::from_ne_bytes(raw[8..12].try_into().unwrap());
+            let payload = match header.message_type {
+                NLMSG_ERROR => Payload::Ack(parse_ack(&header, &raw[16..])),
+                NLMSG_DONE => Payload::Done,
+                _ => match NetlinkMessage::<RouteNetlinkMessage>::deserialize(raw) {
+                    Ok(NetlinkMessage {
+                        payload: NetlinkPayload::InnerMessage(m),
+                        ..
+                    }) => Payload::Message(m),
+                    // A message this crate version cannot decode is not ours to act on.
+                    _ => {
+                        at += (len + 3) & !3;
+                        continue;
+                    }
+                },
+            };
+            each(&header, payload)?;
+            at += (len + 3) & !3;
+        }
+        Ok(())
+    }
+}
+
+/// One decoded message.
+pub(crate) enum Payload {
+    Ack(Result<(), Refusal>),
+    Done,
+    Message(RouteNetlinkMessage),
+}
+
+fn serialize(out: &mut Vec<u8>, message: RouteNetlinkMessage, flags: u16, seq: u32) {
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = seq;
+    let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(message));
+    packet.finalize();
+    let start = out.len();
+    let len = packet.header.length as usize;
+    out.resize(start + ((len + 3) & !3), 0);
+    packet.serialize(&mut out[start..start + len]);
+}
+
+/// An `NLMSG_ERROR`: errno 0 is an acknowledgement; extended-ack TLVs follow the echoed header.
+fn parse_ack(header: &NetlinkHeader, body: &[u8]) -> Result<(), Refusal> {
+    let code = body
+        .get(..4)
+        .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))
+        .unwrap_or(0);
+    if code == 0 {
+        return Ok(());
+    }
+    let mut detail = None;
+    if header.flags & NLM_F_ACK_TLVS != 0 && body.len() >= 20 {
+        // With NETLINK_CAP_ACK, only the 16-byte header of the request is echoed.
+        let echoed = if header.flags & 0x100 != 0 {
+            16
+        } else {
+            u32::from_ne_bytes(body[4..8].try_into().unwrap()) as usize
+        };
+        let mut tlvs = body.get(4 + echoed..).unwrap_or(&[]);
+        while tlvs.len() >= 4 {
+            let len = u16::from_ne_bytes([tlvs[0], tlvs[1]]) as usize;
+            let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]);
+            if len < 4 || len > tlvs.len() {
+                break;
+            }
+            if kind == NLMSGERR_ATTR_MSG {
+                let text = &tlvs[4..len];
+                let text = text.split(|&b| b == 0).next().unwrap_or(&[]);
+                detail = Some(String::from_utf8_lossy(text).into_owned());
+            }
+            tlvs = &tlvs[((len + 3) & !3).min(tlvs.len())..];
+        }
+    }
+    Err(Refusal {
+        errno: Errno::from_raw(-code),
+        detail,
+    })
+}
+
+fn set_int(fd: BorrowedFd<'_>, option: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: `value` lives across the call and its size is passed; the fd is valid.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            SOL_NETLINK,
+            option,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

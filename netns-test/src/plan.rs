@@ -1,0 +1,214 @@
+//! The build plan: what to ask the kernel for, in which namespace and in which order. Pure: no
+//! syscalls, so the order that makes the batches valid is visible and tested on its own.
+//!
+//! Every interface gets a fixed ifindex (`IFINDEX_BASE` + its position in the node), chosen by
+//! us at creation. Namespaces are fresh, so the indexes are free, and no request ever has to wait
+//! for the kernel to tell us an index: each namespace's work goes out in one batch.
+
+use std::net::IpAddr;
+
+use netns_test_topology::{Cidr, InterfaceKind, RouteVia, Topology};
+
+/// The ifindex of a node's first interface; `lo` is 1 and the kernel's own devices stay below.
+pub(crate) const IFINDEX_BASE: u32 = 100;
+
+/// The ifindex of interface `iface` of a node.
+pub(crate) fn ifindex(iface: usize) -> u32 {
+    IFINDEX_BASE + iface as u32
+}
+
+/// One request, described in the topology's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Bring `lo` up.
+    LoopbackUp,
+    /// Create the switch's bridge, up.
+    Bridge { iface: usize },
+    /// Create a veth pair: `iface` here, up; `peer_iface` directly in `peer_node`, down (the
+    /// kernel cannot open a peer before the pair is complete).
+    Veth {
+        iface: usize,
+        peer_node: usize,
+        peer_iface: usize,
+        mtu: Option<u32>,
+        bridge: Option<usize>,
+    },
+    /// Bring up the peer end `iface` of a veth pair, joining it to the node's bridge if it is a
+    /// switch port.
+    PeerUp { iface: usize, bridge: Option<usize> },
+    /// Add an address.
+    Address { iface: usize, cidr: Cidr },
+    /// Add a route.
+    Route {
+        dest: Cidr,
+        gateway: Option<IpAddr>,
+        iface: Option<usize>,
+    },
+}
+
+/// The whole build: per node (indexed as in the topology), the steps of each phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// Phase 1, per node: `lo`, bridges, and the veth pairs this node creates. After this phase
+    /// every interface of every node exists.
+    pub create: Vec<Vec<Step>>,
+    /// Phase 2, per node: peer ends up, addresses, then routes (which need the addresses).
+    pub configure: Vec<Vec<Step>>,
+    /// Per node, interfaces whose operational state must be up before the body starts.
+    pub wait_up: Vec<Vec<usize>>,
+    /// Per node, IPv6 addresses whose local route must exist before the body starts.
+    pub wait_ipv6: Vec<Vec<IpAddr>>,
+}
+
+/// Plans the build of `topology`.
+pub(crate) fn plan(topology: &Topology) -> Plan {
+    let n = topology.nodes().len();
+    let mut plan = Plan {
+        create: vec![vec![Step::LoopbackUp]; n],
+        configure: vec![Vec::new(); n],
+        wait_up: vec![Vec::new(); n],
+        wait_ipv6: vec![Vec::new(); n],
+    };
+    for (i, node) in topology.nodes().iter().enumerate() {
+        for (j, iface) in node.interfaces.iter().enumerate() {
+            if iface.kind == InterfaceKind::Bridge {
+                plan.create[i].push(Step::Bridge { iface: j });
+                if node.interfaces.len() > 1 {
+                    plan.wait_up[i].push(j);
+                }
+            } else {
+                plan.wait_up[i].push(j);
+            }
+        }
+    }
+    for link in topology.links() {
+        // The switch side creates the pair, so its end joins the bridge in the same request.
+        let [a, b] = link.ends;
+        let is_port = |end: netns_test_topology::LinkEnd| topology.nodes()[end.node].is_switch;
+        let (local, peer) = if is_port(b) && !is_port(a) {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        let bridge = is_port(local).then_some(0);
+        plan.create[local.node].push(Step::Veth {
+            iface: local.iface,
+            peer_node: peer.node,
+            peer_iface: peer.iface,
+            mtu: link.mtu,
+            bridge,
+        });
+        let bridge = is_port(peer).then_some(0);
+        plan.configure[peer.node].push(Step::PeerUp {
+            iface: peer.iface,
+            bridge,
+        });
+    }
+    for (i, node) in topology.nodes().iter().enumerate() {
+        for (j, iface) in node.interfaces.iter().enumerate() {
+            for &cidr in &iface.addresses {
+                plan.configure[i].push(Step::Address { iface: j, cidr });
+                if !cidr.is_ipv4() {
+                    plan.wait_ipv6[i].push(cidr.addr);
+                }
+            }
+        }
+        for route in &node.routes {
+            plan.configure[i].push(match route.via {
+                RouteVia::Gateway(gw) => Step::Route {
+                    dest: route.dest,
+                    gateway: Some(gw),
+                    iface: None,
+                },
+                RouteVia::Dev(j) => Step::Route {
+                    dest: route.dest,
+                    gateway: None,
+                    iface: Some(j),
+                },
+            });
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_creates_from_the_left_and_addresses_both_ends() {
+        let t = netns_test_topology::parse("a -- b").unwrap();
+        let p = plan(&t);
+        assert_eq!(
+            p.create[0],
+            [
+                Step::LoopbackUp,
+                Step::Veth {
+                    iface: 0,
+                    peer_node: 1,
+                    peer_iface: 0,
+                    mtu: None,
+                    bridge: None
+                }
+            ]
+        );
+        assert_eq!(p.create[1], [Step::LoopbackUp]);
+        assert_eq!(
+            p.configure[1],
+            [
+                Step::PeerUp {
+                    iface: 0,
+                    bridge: None
+                },
+                Step::Address {
+                    iface: 0,
+                    cidr: "198.18.0.2/24".parse().unwrap()
+                }
+            ]
+        );
+        assert_eq!(p.wait_up, [vec![0], vec![0]]);
+    }
+
+    #[test]
+    fn switch_side_creates_ports_and_a_switch_to_switch_link_joins_both_bridges() {
+        let t = netns_test_topology::parse("switch s\nswitch t\nh -- s\ns -- t").unwrap();
+        let p = plan(&t);
+        // nodes: s, t, h
+        assert_eq!(p.create[0][1], Step::Bridge { iface: 0 });
+        assert_eq!(
+            p.create[0][2],
+            Step::Veth {
+                iface: 1,
+                peer_node: 2,
+                peer_iface: 0,
+                mtu: None,
+                bridge: Some(0)
+            }
+        );
+        assert_eq!(
+            p.configure[1],
+            [Step::PeerUp {
+                iface: 1,
+                bridge: Some(0)
+            }]
+        );
+        assert_eq!(
+            p.wait_up[0],
+            [0, 1, 2],
+            "a bridge with ports must come up too"
+        );
+    }
+
+    #[test]
+    fn routes_follow_addresses_and_ipv6_addresses_are_awaited() {
+        let t = netns_test_topology::parse(
+            "a 2001:db8::1/64 -- b 2001:db8::2/64\nroute a 2001:db8:1::/48 via 2001:db8::2",
+        )
+        .unwrap();
+        let p = plan(&t);
+        assert!(matches!(p.configure[0][0], Step::Address { .. }));
+        assert!(matches!(p.configure[0][1], Step::Route { .. }));
+        assert!(matches!(p.configure[1][0], Step::PeerUp { .. }));
+        assert_eq!(p.wait_ipv6[0], ["2001:db8::1".parse::<IpAddr>().unwrap()]);
+    }
+}

@@ -1,0 +1,166 @@
+//! The rtnetlink requests the builder sends, as netlink-packet-route messages.
+
+use std::net::IpAddr;
+use std::os::fd::RawFd;
+
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
+use netlink_packet_route::link::{
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netns_test_topology::Cidr;
+
+fn link(index: u32, up: bool, attributes: Vec<LinkAttribute>) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    if up {
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
+    }
+    m.attributes = attributes;
+    m
+}
+
+/// Sets a link up.
+pub(crate) fn set_up(index: u32) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::SetLink(link(index, true, Vec::new()))
+}
+
+/// Changes nothing, under the routing lock: every kernel action holding that lock when this is
+/// sent has finished when it is acknowledged.
+pub(crate) fn barrier() -> RouteNetlinkMessage {
+    RouteNetlinkMessage::SetLink(link(1, false, Vec::new()))
+}
+
+/// Sets a link up, as a port of the bridge `master` if given.
+pub(crate) fn set_up_in(index: u32, master: Option<u32>) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::SetLink(link(
+        index,
+        true,
+        master.map(LinkAttribute::Controller).into_iter().collect(),
+    ))
+}
+
+/// A bridge, created up.
+pub(crate) fn new_bridge(name: &str, index: u32) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::NewLink(link(
+        index,
+        true,
+        vec![
+            LinkAttribute::IfName(name.into()),
+            LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]),
+        ],
+    ))
+}
+
+/// One end of a veth pair.
+pub(crate) struct VethEnd<'a> {
+    pub name: &'a str,
+    pub index: u32,
+    pub mtu: Option<u32>,
+}
+
+/// A veth pair: `local`, up, in the namespace of the socket that sends this; `peer`, down,
+/// created directly in the namespace `peer_ns`, so no name ever exists in a shared namespace.
+/// (The kernel refuses to open a peer during the pair's creation: ENOTCONN.)
+pub(crate) fn new_veth(
+    local: VethEnd<'_>,
+    master: Option<u32>,
+    peer: VethEnd<'_>,
+    peer_ns: RawFd,
+) -> RouteNetlinkMessage {
+    let mut peer_attrs = vec![
+        LinkAttribute::IfName(peer.name.into()),
+        LinkAttribute::NetNsFd(peer_ns),
+    ];
+    peer_attrs.extend(peer.mtu.map(LinkAttribute::Mtu));
+    let peer_msg = link(peer.index, false, peer_attrs);
+    let mut attrs = vec![LinkAttribute::IfName(local.name.into())];
+    attrs.extend(local.mtu.map(LinkAttribute::Mtu));
+    attrs.extend(master.map(LinkAttribute::Controller));
+    attrs.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Veth),
+        LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+    ]));
+    RouteNetlinkMessage::NewLink(link(local.index, true, attrs))
+}
+
+fn family(ip: IpAddr) -> AddressFamily {
+    if ip.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    }
+}
+
+/// An address, usable at once: IPv6 skips duplicate address detection.
+pub(crate) fn new_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
+    let mut m = AddressMessage::default();
+    m.header.family = family(cidr.addr);
+    m.header.prefix_len = cidr.prefix;
+    m.header.index = index;
+    m.attributes.push(AddressAttribute::Address(cidr.addr));
+    if cidr.is_ipv4() {
+        m.attributes.push(AddressAttribute::Local(cidr.addr));
+    } else {
+        m.header.flags = AddressHeaderFlags::Nodad;
+        m.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    RouteNetlinkMessage::NewAddress(m)
+}
+
+fn route_address(ip: IpAddr) -> RouteAddress {
+    match ip {
+        IpAddr::V4(a) => RouteAddress::Inet(a),
+        IpAddr::V6(a) => RouteAddress::Inet6(a),
+    }
+}
+
+/// A static route in the main table, via a gateway or on-link out of `oif`.
+pub(crate) fn new_route(
+    dest: Cidr,
+    gateway: Option<IpAddr>,
+    oif: Option<u32>,
+) -> RouteNetlinkMessage {
+    let mut m = RouteMessage::default();
+    m.header.address_family = family(dest.addr);
+    m.header.destination_prefix_length = dest.prefix;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.protocol = RouteProtocol::Static;
+    m.header.kind = RouteType::Unicast;
+    m.header.scope = if gateway.is_some() {
+        RouteScope::Universe
+    } else {
+        RouteScope::Link
+    };
+    if dest.prefix > 0 {
+        m.attributes
+            .push(RouteAttribute::Destination(route_address(dest.addr)));
+    }
+    m.attributes
+        .extend(gateway.map(|g| RouteAttribute::Gateway(route_address(g))));
+    m.attributes.extend(oif.map(RouteAttribute::Oif));
+    RouteNetlinkMessage::NewRoute(m)
+}
+
+/// Dumps every link of the namespace.
+pub(crate) fn get_links() -> RouteNetlinkMessage {
+    RouteNetlinkMessage::GetLink(LinkMessage::default())
+}
+
+/// Dumps the routes of one family, every table.
+pub(crate) fn get_routes(ipv6: bool) -> RouteNetlinkMessage {
+    let mut m = RouteMessage::default();
+    m.header.address_family = if ipv6 {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    RouteNetlinkMessage::GetRoute(m)
+}

@@ -1,0 +1,53 @@
+//! Helpers shared by the end-to-end tests: traffic that proves a topology works.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use netns_test::Node;
+
+/// How long a test waits for a packet that should arrive. Replies normally take microseconds; a
+/// wait that runs out means the packet was lost.
+pub const PATIENCE: Duration = Duration::from_secs(3);
+
+/// Sends a TCP message from the calling thread (which must be inside a test namespace) to an
+/// echo server on `server` and returns the echo.
+pub fn tcp_echo(server: &Node, to: IpAddr, port: u16, message: &[u8]) -> std::io::Result<Vec<u8>> {
+    netns_test::assert_not_in_host_netns();
+    let listener = server.run(|| TcpListener::bind(SocketAddr::new(unspecified(to), port)))?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut stream, _) = listener.accept()?;
+        let mut buf = [0u8; 1024];
+        let n = stream.read(&mut buf)?;
+        stream.write_all(&buf[..n])
+    });
+    let mut stream = TcpStream::connect_timeout(&SocketAddr::new(to, port), PATIENCE)?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    stream.write_all(message)?;
+    let mut reply = vec![0u8; message.len()];
+    stream.read_exact(&mut reply)?;
+    echo.join().expect("echo thread")?;
+    Ok(reply)
+}
+
+/// Sends one UDP datagram from the calling thread to a socket bound on `server` and returns
+/// what arrived there (an error if nothing arrived within [`PATIENCE`]).
+pub fn udp_once(server: &Node, to: IpAddr, port: u16, message: &[u8]) -> std::io::Result<Vec<u8>> {
+    netns_test::assert_not_in_host_netns();
+    let receiver = server.run(|| UdpSocket::bind(SocketAddr::new(unspecified(to), port)))?;
+    receiver.set_read_timeout(Some(PATIENCE))?;
+    let sender = UdpSocket::bind(SocketAddr::new(unspecified(to), 0))?;
+    sender.send_to(message, SocketAddr::new(to, port))?;
+    let mut buf = [0u8; 1500];
+    let (n, _) = receiver.recv_from(&mut buf)?;
+    Ok(buf[..n].to_vec())
+}
+
+/// The unspecified address of `ip`'s family.
+pub fn unspecified(ip: IpAddr) -> IpAddr {
+    if ip.is_ipv4() {
+        IpAddr::from([0u8; 4])
+    } else {
+        IpAddr::from([0u16; 8])
+    }
+}
