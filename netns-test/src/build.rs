@@ -5,7 +5,8 @@
 //!    netlink socket opened inside it and duplicate address detection turned off;
 //! 2. one batch per node creating `lo`, bridges and veth pairs (peers born in their namespace);
 //! 3. sysctls that name interfaces or differ from the defaults, in the nodes that have them;
-//! 4. one batch per node bringing up peer ends (joining bridges), adding addresses and routes;
+//! 4. one batch per node bringing up peer ends (joining bridges), adding addresses and routes,
+//!    then the bridges up, once their ports have carrier;
 //! 5. a wait on kernel events (never a timer) until every interface is operationally up and
 //!    every IPv6 address has its local route, so the body's first packet is not lost.
 //!
@@ -28,7 +29,7 @@ use nix::errno::Errno;
 use crate::error::Error;
 use crate::namespace::{self, Entered};
 use crate::netlink::{Kind, Refusal, Socket};
-use crate::plan::{self, Step, ifindex};
+use crate::plan::{self, Plan, Step};
 use crate::requests;
 
 const RTNLGRP_LINK: u32 = 1;
@@ -76,7 +77,7 @@ pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
     }
 
     for (i, steps) in plan.create.iter().enumerate() {
-        run_steps(topology, i, steps, &mut sockets[i], &namespaces)?;
+        run_steps(topology, &plan, i, steps, &mut sockets[i], &namespaces)?;
     }
 
     for (i, node) in nodes.iter().enumerate() {
@@ -99,12 +100,17 @@ pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
     }
     drop(home);
 
-    for (i, steps) in plan.configure.iter().enumerate() {
-        run_steps(topology, i, steps, &mut sockets[i], &namespaces)?;
+    for phase in [&plan.configure, &plan.finish] {
+        for (i, steps) in phase.iter().enumerate() {
+            run_steps(topology, &plan, i, steps, &mut sockets[i], &namespaces)?;
+        }
     }
 
     for (i, node) in nodes.iter().enumerate() {
-        let links: Vec<u32> = plan.wait_up[i].iter().map(|&j| ifindex(j)).collect();
+        let links: Vec<(u32, &str)> = plan.wait_up[i]
+            .iter()
+            .map(|&j| (plan.ifindex[i][j], node.interfaces[j].name.as_str()))
+            .collect();
         await_ready(&mut sockets[i], node, &links, &plan.wait_ipv6[i])?;
     }
     if let Some(socket) = sockets.first_mut() {
@@ -128,6 +134,7 @@ pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
 /// the interface and the operation.
 fn run_steps(
     topology: &Topology,
+    plan: &Plan,
     node: usize,
     steps: &[Step],
     socket: &mut Socket,
@@ -138,7 +145,7 @@ fn run_steps(
     }
     let requests = steps
         .iter()
-        .map(|step| request(topology, node, step, namespaces))
+        .map(|step| request(topology, plan, node, step, namespaces))
         .collect();
     let results = socket.execute(requests, &mut |_| {}).map_err(|e| {
         Error::io("talking to the kernel over netlink", e).on_node(&topology.nodes()[node].name)
@@ -153,15 +160,17 @@ fn run_steps(
 
 fn request(
     topology: &Topology,
+    plan: &Plan,
     node: usize,
     step: &Step,
     namespaces: &[OwnedFd],
 ) -> (Kind, RouteNetlinkMessage) {
+    let index = |j: usize| plan.ifindex[node][j];
     match *step {
         Step::LoopbackUp => (Kind::Change, requests::set_up(1)),
         Step::Bridge { iface } => (
             Kind::Create,
-            requests::new_bridge(netns_test_topology::BRIDGE_NAME, ifindex(iface)),
+            requests::new_bridge(netns_test_topology::BRIDGE_NAME, index(iface)),
         ),
         Step::Veth {
             iface,
@@ -172,53 +181,55 @@ fn request(
         } => {
             let local = requests::VethEnd {
                 name: &topology.nodes()[node].interfaces[iface].name,
-                index: ifindex(iface),
+                index: index(iface),
                 mtu,
             };
             let peer = requests::VethEnd {
                 name: &topology.nodes()[peer_node].interfaces[peer_iface].name,
-                index: ifindex(peer_iface),
+                index: plan.ifindex[peer_node][peer_iface],
                 mtu,
             };
-            let message = requests::new_veth(
-                local,
-                bridge.map(ifindex),
-                peer,
-                namespaces[peer_node].as_raw_fd(),
-            );
-            (Kind::Create, message)
+            let peer_ns = namespaces[peer_node].as_raw_fd();
+            (
+                Kind::Create,
+                requests::new_veth(local, bridge.map(index), peer, peer_ns),
+            )
         }
         Step::PeerUp { iface, bridge } => (
             Kind::Change,
-            requests::set_up_in(ifindex(iface), bridge.map(ifindex)),
+            requests::set_up_in(index(iface), bridge.map(index)),
         ),
-        Step::Address { iface, cidr } => {
-            (Kind::Create, requests::new_address(ifindex(iface), cidr))
-        }
+        Step::BridgeUp { iface } => (Kind::Change, requests::set_up_in(index(iface), None)),
+        Step::Address { iface, cidr } => (Kind::Create, requests::new_address(index(iface), cidr)),
         Step::Route {
             dest,
             gateway,
             iface,
         } => (
             Kind::Create,
-            requests::new_route(dest, gateway, iface.map(ifindex)),
+            requests::new_route(dest, gateway, iface.map(index)),
         ),
     }
 }
 
 /// Names what failed and, where the errno says it, what to do.
-fn step_error(topology: &Topology, node: usize, step: &Step, refusal: Refusal) -> Error {
+pub(crate) fn step_error(topology: &Topology, node: usize, step: &Step, refusal: Refusal) -> Error {
     let n = &topology.nodes()[node];
-    let iface_name = |j: usize| n.interfaces[j].name.as_str();
+    let name = |j: usize| n.interfaces[j].name.as_str();
     let (iface, operation, hint) = match *step {
         Step::LoopbackUp => (Some("lo"), "bringing lo up".to_string(), None),
         Step::Bridge { iface } => (
-            Some(iface_name(iface)),
+            Some(name(iface)),
             "creating the switch's bridge".to_string(),
             Some(
-                "the kernel has no bridge support: load the `bridge` module (`modprobe bridge`) or \
-                  use a kernel built with CONFIG_BRIDGE",
+                "the kernel has no bridge support: load the `bridge` module (`modprobe bridge`) \
+                 or use a kernel built with CONFIG_BRIDGE",
             ),
+        ),
+        Step::BridgeUp { iface } => (
+            Some(name(iface)),
+            "bringing the switch's bridge up".to_string(),
+            None,
         ),
         Step::Veth {
             iface,
@@ -226,22 +237,22 @@ fn step_error(topology: &Topology, node: usize, step: &Step, refusal: Refusal) -
             peer_iface,
             ..
         } => (
-            Some(iface_name(iface)),
+            Some(name(iface)),
             format!(
                 "creating the veth pair to node `{}` (interface `{}`)",
                 topology.nodes()[peer_node].name,
                 topology.nodes()[peer_node].interfaces[peer_iface].name
             ),
             Some(
-                "the kernel has no veth support: load the `veth` module (`modprobe veth`) or use a \
-                  kernel built with CONFIG_VETH",
+                "the kernel has no veth support: load the `veth` module (`modprobe veth`) or use \
+                 a kernel built with CONFIG_VETH",
             ),
         ),
         Step::PeerUp {
             iface,
             bridge: Some(_),
         } => (
-            Some(iface_name(iface)),
+            Some(name(iface)),
             "bringing up a port of the switch's bridge".to_string(),
             None,
         ),
@@ -249,21 +260,19 @@ fn step_error(topology: &Topology, node: usize, step: &Step, refusal: Refusal) -
             iface,
             bridge: None,
         } => (
-            Some(iface_name(iface)),
+            Some(name(iface)),
             "bringing the interface up".to_string(),
             None,
         ),
-        Step::Address { iface, cidr } => (
-            Some(iface_name(iface)),
-            format!("adding address {cidr}"),
-            None,
-        ),
+        Step::Address { iface, cidr } => {
+            (Some(name(iface)), format!("adding address {cidr}"), None)
+        }
         Step::Route {
             dest,
             gateway,
             iface,
         } => (
-            iface.map(iface_name),
+            iface.map(name),
             match gateway {
                 Some(gw) => format!("adding route to {dest} via {gw}"),
                 None => format!("adding on-link route to {dest}"),
@@ -287,7 +296,7 @@ fn step_error(topology: &Topology, node: usize, step: &Step, refusal: Refusal) -
 fn await_ready(
     socket: &mut Socket,
     node: &Node,
-    links: &[u32],
+    links: &[(u32, &str)],
     ipv6: &[IpAddr],
 ) -> Result<(), Error> {
     if links.is_empty() && ipv6.is_empty() {
@@ -299,7 +308,8 @@ fn await_ready(
     if !ipv6.is_empty() {
         socket.join(RTNLGRP_IPV6_ROUTE).map_err(context)?;
     }
-    let mut links: HashSet<u32> = links.iter().copied().collect();
+    let names = links;
+    let mut links: HashSet<u32> = links.iter().map(|&(index, _)| index).collect();
     let mut ipv6: HashSet<IpAddr> = ipv6.iter().copied().collect();
     let want_ipv6 = !ipv6.is_empty();
     loop {
@@ -330,12 +340,10 @@ fn await_ready(
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                    let names: Vec<&str> = node
-                        .interfaces
+                    let names: Vec<&str> = names
                         .iter()
-                        .enumerate()
-                        .filter(|(j, _)| links.contains(&ifindex(*j)))
-                        .map(|(_, i)| i.name.as_str())
+                        .filter(|(index, _)| links.contains(index))
+                        .map(|&(_, n)| n)
                         .collect();
                     return Err(Error::io("waiting for interfaces to come up", e)
                         .on_node(&node.name)

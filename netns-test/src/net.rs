@@ -213,7 +213,9 @@ impl Node {
         Entered::new(Some(&self.ns))
     }
 
-    pub(crate) fn inode(&self) -> u64 {
+    /// The inode of this node's network namespace, as `stat -L /proc/thread-self/ns/net` shows
+    /// it from a thread inside the node (compare with [`crate::current_netns_inode`]).
+    pub fn netns_inode(&self) -> u64 {
         self.inode
     }
 

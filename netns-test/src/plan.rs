@@ -1,29 +1,29 @@
 //! The build plan: what to ask the kernel for, in which namespace and in which order. Pure: no
 //! syscalls, so the order that makes the batches valid is visible and tested on its own.
 //!
-//! Every interface gets a fixed ifindex (`IFINDEX_BASE` + its position in the node), chosen by
-//! us at creation. Namespaces are fresh, so the indexes are free, and no request ever has to wait
-//! for the kernel to tell us an index: each namespace's work goes out in one batch.
+//! Every interface gets a fixed ifindex, chosen by us at creation: `IFINDEX_BASE` plus its
+//! position in the whole topology. Namespaces are fresh, so the indexes are free, and no request
+//! ever has to wait for the kernel to tell us an index: each namespace's work goes out in one
+//! batch. The indexes are unique across the topology on purpose: the kernel treats a veth whose
+//! peer has a different index as an urgent link event and brings it up at once, while one whose
+//! peer has the same index waits for the next once-a-second link-event run.
 
 use std::net::IpAddr;
 
 use netns_test_topology::{Cidr, InterfaceKind, RouteVia, Topology};
 
-/// The ifindex of a node's first interface; `lo` is 1 and the kernel's own devices stay below.
+/// The first ifindex handed out; `lo` is 1 and the kernel's own devices stay below.
 pub(crate) const IFINDEX_BASE: u32 = 100;
-
-/// The ifindex of interface `iface` of a node.
-pub(crate) fn ifindex(iface: usize) -> u32 {
-    IFINDEX_BASE + iface as u32
-}
 
 /// One request, described in the topology's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Step {
     /// Bring `lo` up.
     LoopbackUp,
-    /// Create the switch's bridge, up.
+    /// Create the switch's bridge, down (see [`Plan::finish`]).
     Bridge { iface: usize },
+    /// Bring the switch's bridge up.
+    BridgeUp { iface: usize },
     /// Create a veth pair: `iface` here, up; `peer_iface` directly in `peer_node`, down (the
     /// kernel cannot open a peer before the pair is complete).
     Veth {
@@ -54,7 +54,12 @@ pub(crate) struct Plan {
     pub create: Vec<Vec<Step>>,
     /// Phase 2, per node: peer ends up, addresses, then routes (which need the addresses).
     pub configure: Vec<Vec<Step>>,
-    /// Per node, interfaces whose operational state must be up before the body starts.
+    /// Phase 3, per node: bridges up. A bridge opened once its ports have carrier gets carrier
+    /// and starts transmitting at once, instead of at the next once-a-second link-event run.
+    pub finish: Vec<Vec<Step>>,
+    /// Per node and interface, the ifindex.
+    pub ifindex: Vec<Vec<u32>>,
+    /// Per node, veth ends whose operational state must be up before the body starts.
     pub wait_up: Vec<Vec<usize>>,
     /// Per node, IPv6 addresses whose local route must exist before the body starts.
     pub wait_ipv6: Vec<Vec<IpAddr>>,
@@ -66,16 +71,20 @@ pub(crate) fn plan(topology: &Topology) -> Plan {
     let mut plan = Plan {
         create: vec![vec![Step::LoopbackUp]; n],
         configure: vec![Vec::new(); n],
+        finish: vec![Vec::new(); n],
+        ifindex: Vec::with_capacity(n),
         wait_up: vec![Vec::new(); n],
         wait_ipv6: vec![Vec::new(); n],
     };
+    let mut next = IFINDEX_BASE;
     for (i, node) in topology.nodes().iter().enumerate() {
+        let count = node.interfaces.len() as u32;
+        plan.ifindex.push((next..next + count).collect());
+        next += count;
         for (j, iface) in node.interfaces.iter().enumerate() {
             if iface.kind == InterfaceKind::Bridge {
                 plan.create[i].push(Step::Bridge { iface: j });
-                if node.interfaces.len() > 1 {
-                    plan.wait_up[i].push(j);
-                }
+                plan.finish[i].push(Step::BridgeUp { iface: j });
             } else {
                 plan.wait_up[i].push(j);
             }
@@ -167,6 +176,11 @@ mod tests {
             ]
         );
         assert_eq!(p.wait_up, [vec![0], vec![0]]);
+        assert_eq!(
+            p.ifindex,
+            [vec![100], vec![101]],
+            "the two ends of a pair never share an index"
+        );
     }
 
     #[test]

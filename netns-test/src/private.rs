@@ -41,13 +41,13 @@ pub fn run<R>(spec: &TestSpec, body: impl FnOnce(&Net) -> R) -> R {
         .enter()
         .unwrap_or_else(|e| panic!("netns-test: cannot enter node `{}`: {e}", node.name()));
     let here = namespace::current_inode().unwrap_or(0);
-    if here != node.inode() || here == namespace::host_inode() {
+    if here != node.netns_inode() || here == namespace::host_inode() {
         panic!(
             "netns-test: refusing to run {} outside its node `{}`: the thread is in network namespace \
              {here}, the node is {}, the host is {}",
             spec.name,
             node.name(),
-            node.inode(),
+            node.netns_inode(),
             namespace::host_inode()
         );
     }

@@ -46,11 +46,11 @@ pub(crate) fn set_up_in(index: u32, master: Option<u32>) -> RouteNetlinkMessage 
     ))
 }
 
-/// A bridge, created up.
+/// A bridge, created down.
 pub(crate) fn new_bridge(name: &str, index: u32) -> RouteNetlinkMessage {
     RouteNetlinkMessage::NewLink(link(
         index,
-        true,
+        false,
         vec![
             LinkAttribute::IfName(name.into()),
             LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]),

@@ -1,0 +1,83 @@
+//! A switch: every host reaches every other host.
+
+use std::net::{SocketAddr, UdpSocket};
+
+use netns_test::{Net, netns_test};
+use netns_test_e2e::{PATIENCE, tcp_echo};
+
+#[netns_test(topology_file = "../fixtures/lan.topo", node = "h1")]
+fn every_pair_of_hosts_talks_across_the_switch(net: &Net) {
+    netns_test::assert_not_in_host_netns();
+    let hosts: Vec<_> = net.nodes().filter(|n| n.name() != "s").collect();
+    assert_eq!(hosts.len(), 4);
+    let ips: Vec<String> = hosts.iter().map(|h| h.ip().to_string()).collect();
+    assert_eq!(
+        ips,
+        ["198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.0.4"]
+    );
+    let sockets: Vec<UdpSocket> = hosts
+        .iter()
+        .map(|h| {
+            let ip = h.ip();
+            h.run(move || {
+                netns_test::assert_not_in_host_netns();
+                let s = UdpSocket::bind(SocketAddr::new(ip, 9000)).unwrap();
+                s.set_read_timeout(Some(PATIENCE)).unwrap();
+                s
+            })
+        })
+        .collect();
+    for (i, from) in sockets.iter().enumerate() {
+        for (j, to) in hosts.iter().enumerate() {
+            if i != j {
+                from.send_to(
+                    format!("{i}->{j}").as_bytes(),
+                    SocketAddr::new(to.ip(), 9000),
+                )
+                .unwrap();
+            }
+        }
+    }
+    for (j, socket) in sockets.iter().enumerate() {
+        let mut got: Vec<String> = (0..3)
+            .map(|_| {
+                let mut buf = [0u8; 64];
+                let (n, _) = socket
+                    .recv_from(&mut buf)
+                    .unwrap_or_else(|e| panic!("host {j}: {e}"));
+                String::from_utf8_lossy(&buf[..n]).into_owned()
+            })
+            .collect();
+        got.sort();
+        let want: Vec<String> = (0..4)
+            .filter(|&i| i != j)
+            .map(|i| format!("{i}->{j}"))
+            .collect();
+        assert_eq!(got, want);
+    }
+    // And TCP, host to host.
+    assert_eq!(
+        tcp_echo(hosts[3], hosts[3].ip(), 9001, b"tcp over the switch").unwrap(),
+        b"tcp over the switch"
+    );
+}
+
+#[netns_test(topology = "switch s 203.0.113.254/24 2001:db8::ff/64\ns -- a\ns -- b")]
+fn a_switch_with_its_own_addresses_is_reachable_and_hands_out_both_families(net: &Net) {
+    netns_test::assert_not_in_host_netns();
+    assert_eq!(
+        net.node("a").ips(),
+        [
+            "203.0.113.1".parse::<std::net::IpAddr>().unwrap(),
+            "2001:db8::1".parse().unwrap()
+        ]
+    );
+    let s = net.node("s");
+    assert_eq!(
+        tcp_echo(s, "203.0.113.254".parse().unwrap(), 9002, b"to the switch").unwrap(),
+        b"to the switch"
+    );
+    let b = net.node("b");
+    let b6 = b.ips()[1];
+    assert_eq!(tcp_echo(b, b6, 9003, b"v6 across").unwrap(), b"v6 across");
+}
