@@ -136,9 +136,9 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
             "a `#[netns_test]` function cannot be generic",
         ));
     }
-    if sig.inputs.len() > 1 {
+    if let Some(extra) = sig.inputs.iter().nth(1) {
         return Err(syn::Error::new(
-            sig.inputs.span(),
+            extra.span(),
             "a `#[netns_test]` function takes no argument or one `&Net`",
         ));
     }

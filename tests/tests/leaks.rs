@@ -1,0 +1,37 @@
+//! Nothing outlives a dropped `Net`: after 100 build/drop cycles of a five-node topology, with a
+//! runtime, a thread and a process started in it each time, the process holds exactly the file
+//! descriptors and threads it held before.
+
+use netns_test::Net;
+
+const LAN: &str = include_str!("../../fixtures/lan.topo");
+
+fn count(dir: &str) -> usize {
+    std::fs::read_dir(dir).unwrap().count()
+}
+
+fn cycle() {
+    let net = Net::build(LAN).unwrap();
+    let h1 = net.node("h1");
+    let (tx, rx) = std::sync::mpsc::channel();
+    h1.spawn(async move { tx.send(netns_test::current_netns_inode()).unwrap() });
+    assert_eq!(rx.recv().unwrap(), h1.netns_inode());
+    assert_eq!(
+        net.node("h2").run(netns_test::current_netns_inode),
+        net.node("h2").netns_inode()
+    );
+    let status = net.node("h3").command("true").status().unwrap();
+    assert!(status.success());
+    drop(net);
+}
+
+#[test]
+fn a_hundred_build_drop_cycles_leak_no_fd_and_no_thread() {
+    cycle(); // first use sets up process-wide state once
+    let (fds, threads) = (count("/proc/self/fd"), count("/proc/self/task"));
+    for _ in 0..100 {
+        cycle();
+    }
+    assert_eq!(count("/proc/self/fd"), fds, "file descriptors leaked");
+    assert_eq!(count("/proc/self/task"), threads, "threads leaked");
+}

@@ -1,0 +1,6 @@
+use netns_test::netns_test;
+
+#[netns_test(topology = "a -- b", worker_threads = 2)]
+async fn t() {}
+
+fn main() {}
