@@ -39,6 +39,7 @@ const RTNLGRP_IPV6_ROUTE: u32 = 11;
 pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
     let plan = plan::plan(topology);
     let nodes = topology.nodes();
+    let host = namespace::host_inode(); // read before any thread moves
     raise_open_file_limit();
     let home =
         Entered::new(None).map_err(|e| Error::io("reading the current network namespace", e))?;
@@ -51,7 +52,7 @@ pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
     for (i, node) in nodes.iter().enumerate() {
         let fd = namespace::create_and_enter().map_err(|e| namespace_error(e, &node.name))?;
         let inode = namespace::inode(&fd).map_err(|e| Error::io("reading a new namespace", e))?;
-        if inode == home_inode || inode == namespace::host_inode() {
+        if inode == home_inode || inode == host {
             // Never configure the namespace we came from.
             return Err(Error::kernel("creating a network namespace", Errno::EINVAL, None)
                 .on_node(&node.name)

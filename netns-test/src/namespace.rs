@@ -27,7 +27,8 @@ pub(crate) fn current_inode() -> io::Result<u64> {
 }
 
 /// The inode of the host's network namespace: pid 1's, or where that cannot be read (no ptrace
-/// access to pid 1, as in a user namespace), the one this process started in.
+/// access to pid 1, as in a sandbox or a user namespace), the main thread's as first seen. The
+/// library calls this before it ever moves a thread, so the first reading is the host's.
 pub fn host_inode() -> u64 {
     static HOST: OnceLock<u64> = OnceLock::new();
     *HOST.get_or_init(|| {

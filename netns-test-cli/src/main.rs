@@ -1,0 +1,248 @@
+//! `netns-test`: check topology files, bring a topology up (and ping across it), run a command
+//! inside a node. Everything goes through the same library and parser as the tests.
+
+mod ping;
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use netns_test::Net;
+use netns_test::topology::Topology;
+
+/// The topology `up` builds when given no file: SPEC's router example.
+const DEFAULT_TOPOLOGY: &str = include_str!("../../fixtures/router.topo");
+
+const USAGE: &str = "\
+usage:
+  netns-test check FILE...                     validate topology files
+  netns-test up [FILE] [--pingall]             build (default: the embedded fixtures/router.topo),
+                                               print nodes, interfaces, addresses and build time;
+                                               --pingall: every node pings every other node
+  netns-test run FILE [--node NAME] -- CMD...  run CMD inside a node; its exit status is ours";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("check") if args.len() > 1 => check(&args[1..]),
+        Some("up") => up(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(format!("{USAGE}")),
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("netns-test: {message}");
+        ExitCode::from(2)
+    })
+}
+
+fn check(files: &[String]) -> Result<ExitCode, String> {
+    let mut failed = false;
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("{file}: cannot read: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        match netns_test::topology::parse(&text) {
+            Ok(t) => println!(
+                "{file}: ok ({} nodes, {} links)",
+                t.nodes().len(),
+                t.links().len()
+            ),
+            Err(e) => {
+                // The same words the attribute prints at compile time.
+                eprintln!("error: invalid topology in {file}: {e}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn load(file: Option<&str>) -> Result<(String, Topology), String> {
+    let (name, text) = match file {
+        Some(file) => (
+            file.to_string(),
+            std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?,
+        ),
+        None => (
+            "fixtures/router.topo (embedded)".to_string(),
+            DEFAULT_TOPOLOGY.to_string(),
+        ),
+    };
+    let topology = netns_test::topology::parse(&text)
+        .map_err(|e| format!("invalid topology in {name}: {e}"))?;
+    Ok((name, topology))
+}
+
+fn up(args: &[String]) -> Result<ExitCode, String> {
+    let mut file = None;
+    let mut pingall = false;
+    for arg in args {
+        match arg.as_str() {
+            "--pingall" => pingall = true,
+            a if a.starts_with('-') => return Err(format!("unknown option {a}\n{USAGE}")),
+            a if file.is_none() => file = Some(a),
+            a => return Err(format!("unexpected argument {a}\n{USAGE}")),
+        }
+    }
+    let (name, topology) = load(file)?;
+    let links = topology.links().len();
+    let started = Instant::now();
+    let net = Net::from_topology(topology).map_err(|e| e.to_string())?;
+    let elapsed = started.elapsed();
+    println!(
+        "{name}: built {} nodes and {links} links in {:.2} ms",
+        net.nodes().count(),
+        elapsed.as_secs_f64() * 1e3
+    );
+    print_nodes(&net);
+    let mut code = ExitCode::SUCCESS;
+    if pingall && !pingall_matrix(&net) {
+        code = ExitCode::FAILURE;
+    }
+    let started = Instant::now();
+    drop(net);
+    println!(
+        "torn down in {:.2} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(code)
+}
+
+fn print_nodes(net: &Net) {
+    let width = net.nodes().map(|n| n.name().len()).max().unwrap_or(0);
+    for (spec, node) in net.topology().nodes().iter().zip(net.nodes()) {
+        let kind = if spec.is_switch {
+            " (switch)"
+        } else if spec.forward {
+            " (forwards)"
+        } else {
+            ""
+        };
+        println!("{:width$}{kind}", node.name());
+        for iface in &spec.interfaces {
+            let addrs: Vec<String> = iface.addresses.iter().map(|a| a.to_string()).collect();
+            let mtu = iface.mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
+            println!(
+                "  {:<15} {}{mtu}",
+                iface.name,
+                if addrs.is_empty() {
+                    "-".into()
+                } else {
+                    addrs.join(" ")
+                }
+            );
+        }
+        for route in &spec.routes {
+            let via = match route.via {
+                netns_test::topology::RouteVia::Gateway(gw) => format!("via {gw}"),
+                netns_test::topology::RouteVia::Dev(i) => {
+                    format!("dev {}", spec.interfaces[i].name)
+                }
+            };
+            println!("  route {} {via}", route.dest);
+        }
+    }
+}
+
+/// Every node with an address pings every other such node's `ip()`; prints the matrix.
+fn pingall_matrix(net: &Net) -> bool {
+    let nodes: Vec<_> = net.nodes().filter(|n| !n.ips().is_empty()).collect();
+    let width = nodes
+        .iter()
+        .map(|n| n.name().len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    println!("pingall (rows ping columns):");
+    print!("{:width$}", "");
+    for n in &nodes {
+        print!(" {:>width$}", n.name());
+    }
+    println!();
+    let (mut answered, mut total) = (0, 0);
+    for (i, from) in nodes.iter().enumerate() {
+        print!("{:width$}", from.name());
+        for (j, to) in nodes.iter().enumerate() {
+            if i == j {
+                print!(" {:>width$}", "-");
+                continue;
+            }
+            total += 1;
+            let target: IpAddr = to.ip();
+            let id = (i * nodes.len() + j) as u16;
+            let outcome = from.run(move || ping::ping(target, id, Duration::from_secs(1)));
+            let cell = match outcome {
+                Ok(rtt) => {
+                    answered += 1;
+                    format!("{:.2}ms", rtt.as_secs_f64() * 1e3)
+                }
+                Err(_) => "FAIL".to_string(),
+            };
+            print!(" {cell:>width$}");
+        }
+        println!();
+    }
+    println!("{answered}/{total} pairs answered");
+    answered == total
+}
+
+fn run(args: &[String]) -> Result<ExitCode, String> {
+    let split = args
+        .iter()
+        .position(|a| a == "--")
+        .ok_or_else(|| format!("run needs `-- CMD...`\n{USAGE}"))?;
+    let (before, command) = (&args[..split], &args[split + 1..]);
+    if command.is_empty() {
+        return Err(format!("run needs a command after `--`\n{USAGE}"));
+    }
+    let mut file = None;
+    let mut node = None;
+    let mut it = before.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--node" => node = Some(it.next().ok_or("--node needs a name")?.clone()),
+            a if file.is_none() && !a.starts_with('-') => file = Some(a.to_string()),
+            a => return Err(format!("unexpected argument {a}\n{USAGE}")),
+        }
+    }
+    let file = file.ok_or_else(|| format!("run needs a topology FILE\n{USAGE}"))?;
+    let (_, topology) = load(Some(&file))?;
+    if let Some(n) = &node {
+        if topology.node(n).is_none() {
+            let known: Vec<&str> = topology.nodes().iter().map(|n| n.name.as_str()).collect();
+            return Err(format!(
+                "no node `{n}` in {file} (nodes: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    let net = Net::from_topology(topology).map_err(|e| e.to_string())?;
+    let target = match &node {
+        Some(n) => net.node(n),
+        None => net.nodes().next().expect("a topology has a node"),
+    };
+    let status = target
+        .command(&command[0])
+        .args(&command[1..])
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", command[0]))?;
+    drop(net);
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(ExitCode::from(code.clamp(0, 255) as u8))
+}

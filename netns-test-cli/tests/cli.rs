@@ -1,0 +1,108 @@
+//! The command line, run as a user would run it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn netns_test(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netns-test"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/../fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp_topology(name: &str, text: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn up_builds_the_embedded_router_and_every_node_answers_every_other() {
+    let out = netns_test(&["up", "--pingall"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("fixtures/router.topo (embedded): built 3 nodes and 2 links in"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("203.0.113.10/24"), "{stdout}");
+    assert!(stdout.contains("6/6 pairs answered"), "{stdout}");
+}
+
+#[test]
+fn pingall_fails_when_the_router_does_not_forward() {
+    let file = temp_topology(
+        "noforward.topo",
+        "h1 203.0.113.10/24 -- r 203.0.113.1/24\nr 198.51.100.1/24 -- h2 198.51.100.10/24\n\
+         route h1 default via 203.0.113.1\nroute h2 default via 198.51.100.1\n",
+    );
+    let out = netns_test(&["up", &file, "--pingall"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL"), "{stdout}");
+    // h1 and h2 still reach the router itself: 4 of 6.
+    assert!(stdout.contains("4/6 pairs answered"), "{stdout}");
+}
+
+#[test]
+fn pingall_covers_a_switch_and_ipv6() {
+    for file in ["lan.topo", "dualstack.topo"] {
+        let out = netns_test(&["up", &fixture(file), "--pingall"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{file}: {stdout}");
+        assert!(!stdout.contains("FAIL"), "{stdout}");
+    }
+}
+
+#[test]
+fn check_accepts_the_fixtures_and_reports_mistakes_as_the_macro_does() {
+    let fixtures: Vec<String> = ["pair.topo", "router.topo", "lan.topo", "dualstack.topo"]
+        .iter()
+        .map(|f| fixture(f))
+        .collect();
+    let mut args = vec!["check"];
+    args.extend(fixtures.iter().map(String::as_str));
+    let out = netns_test(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bad = temp_topology("bad.topo", "a -- b\nroute a default via 203.0.113.1\n");
+    let out = netns_test(&["check", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "error: invalid topology in {bad}: line 2, column 21: gateway `203.0.113.1` is on no subnet of node `a` (its subnets: 198.18.0.0/24)\n"
+        )
+    );
+}
+
+#[test]
+fn run_executes_in_the_node_and_returns_its_status() {
+    let out = netns_test(&[
+        "run",
+        &fixture("lan.topo"),
+        "--node",
+        "h3",
+        "--",
+        "sh",
+        "-c",
+        "ls /sys/class/net; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "eth0\nlo\n");
+    let out = netns_test(&["run", &fixture("pair.topo"), "--node", "zz", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no node `zz`"));
+}
