@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
         }
-        _ => Err(format!("{USAGE}")),
+        _ => Err(USAGE.to_string()),
     };
     result.unwrap_or_else(|message| {
         eprintln!("netns-test: {message}");

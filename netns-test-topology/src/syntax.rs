@@ -454,34 +454,30 @@ fn node_name(token: &Token<'_>) -> Result<Spanned<String>, TopologyError> {
 }
 
 fn check_iface(name: &str, pos: Pos, token: &str) -> Result<(), TopologyError> {
-    let problem = if name.is_empty() {
-        Some("an empty interface name".to_string())
-    } else if name.len() > MAX_IFACE_NAME {
-        Some(format!(
+    let refused = |message: String| {
+        let shown = if name.is_empty() { token } else { name };
+        Err(TopologyError::at(pos, shown, message))
+    };
+    if name.is_empty() {
+        return refused(format!("an empty interface name in `{token}`"));
+    }
+    if name.len() > MAX_IFACE_NAME {
+        return refused(format!(
             "interface name `{name}` is {} bytes long; the kernel's limit is {MAX_IFACE_NAME}",
             name.len()
-        ))
-    } else if name == "." || name == ".." {
-        Some(format!("`{name}` cannot name an interface"))
-    } else if let Some(c) = name
-        .chars()
-        .find(|c| matches!(c, '/' | ':' | '=' | '%') || c.is_whitespace() || c.is_control())
-    {
-        Some(format!(
+        ));
+    }
+    if name == "." || name == ".." {
+        return refused(format!("`{name}` cannot name an interface"));
+    }
+    let bad = |c: &char| matches!(c, '/' | ':' | '=' | '%') || c.is_whitespace() || c.is_control();
+    if let Some(c) = name.chars().find(bad) {
+        return refused(format!(
             "interface name `{name}` holds `{}`, which the kernel does not accept",
             c.escape_default()
-        ))
-    } else {
-        None
-    };
-    match problem {
-        Some(message) => Err(TopologyError::at(
-            pos,
-            if name.is_empty() { token } else { name },
-            message,
-        )),
-        None => Ok(()),
+        ));
     }
+    Ok(())
 }
 
 fn cidr(token: &Token<'_>) -> Result<Spanned<Cidr>, TopologyError> {

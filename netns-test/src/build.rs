@@ -362,13 +362,13 @@ fn await_ready(
 /// Crosses off what a link or route message shows to be ready.
 fn settle(message: &RouteNetlinkMessage, links: &mut HashSet<u32>, ipv6: &mut HashSet<IpAddr>) {
     match message {
-        RouteNetlinkMessage::NewLink(m) if m.header.interface_family == AddressFamily::Unspec => {
-            if m.attributes
-                .iter()
-                .any(|a| matches!(a, LinkAttribute::OperState(State::Up)))
-            {
-                links.remove(&m.header.index);
-            }
+        RouteNetlinkMessage::NewLink(m)
+            if m.header.interface_family == AddressFamily::Unspec
+                && m.attributes
+                    .iter()
+                    .any(|a| matches!(a, LinkAttribute::OperState(State::Up))) =>
+        {
+            links.remove(&m.header.index);
         }
         RouteNetlinkMessage::NewRoute(m) if m.header.kind == RouteType::Local => {
             for a in &m.attributes {

@@ -10,7 +10,10 @@ use nix::errno::Errno;
 ///
 /// Its `Display` is the whole story in one paragraph, fit for a test failure message.
 #[derive(Debug)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     node: Option<String>,
     interface: Option<String>,
@@ -48,14 +51,14 @@ enum Cause {
 
 impl Error {
     pub(crate) fn topology(source: Option<String>, error: TopologyError) -> Error {
-        Error {
+        Error(Box::new(Inner {
             kind: ErrorKind::Topology,
             node: None,
             interface: None,
             operation: String::new(),
             cause: Cause::Topology { source, error },
             hint: None,
-        }
+        }))
     }
 
     pub(crate) fn kernel(
@@ -63,7 +66,7 @@ impl Error {
         errno: Errno,
         detail: Option<String>,
     ) -> Error {
-        Error {
+        Error(Box::new(Inner {
             kind: ErrorKind::Kernel,
             node: None,
             interface: None,
@@ -74,12 +77,12 @@ impl Error {
                 detail,
             },
             hint: default_hint(errno),
-        }
+        }))
     }
 
     pub(crate) fn io(operation: impl Into<String>, error: io::Error) -> Error {
         let errno = error.raw_os_error().map(Errno::from_raw);
-        Error {
+        Error(Box::new(Inner {
             kind: ErrorKind::Io,
             node: None,
             interface: None,
@@ -90,7 +93,7 @@ impl Error {
                 detail: None,
             },
             hint: errno.and_then(default_hint),
-        }
+        }))
     }
 
     pub(crate) fn unsupported(
@@ -98,7 +101,7 @@ impl Error {
         errno: Option<Errno>,
         hint: String,
     ) -> Error {
-        Error {
+        Error(Box::new(Inner {
             kind: ErrorKind::Unsupported,
             node: None,
             interface: None,
@@ -109,47 +112,47 @@ impl Error {
                 detail: None,
             },
             hint: Some(hint),
-        }
+        }))
     }
 
     pub(crate) fn on_node(mut self, node: &str) -> Error {
-        self.node = Some(node.to_string());
+        self.0.node = Some(node.to_string());
         self
     }
 
     pub(crate) fn on_interface(mut self, interface: &str) -> Error {
-        self.interface = Some(interface.to_string());
+        self.0.interface = Some(interface.to_string());
         self
     }
 
     pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Error {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
 
     /// The broad class of the error.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The node the failed operation was for, if any.
     pub fn node(&self) -> Option<&str> {
-        self.node.as_deref()
+        self.0.node.as_deref()
     }
 
     /// The interface the failed operation was for, if any.
     pub fn interface(&self) -> Option<&str> {
-        self.interface.as_deref()
+        self.0.interface.as_deref()
     }
 
     /// The operation that failed, e.g. `creating veth eth0 (peer eth0 in node b)`.
     pub fn operation(&self) -> &str {
-        &self.operation
+        &self.0.operation
     }
 
     /// The errno behind a kernel or I/O error.
     pub fn errno(&self) -> Option<i32> {
-        match &self.cause {
+        match &self.0.cause {
             Cause::Os { errno, .. } => errno.map(|e| e as i32),
             Cause::Topology { .. } => None,
         }
@@ -157,7 +160,7 @@ impl Error {
 
     /// The topology mistake behind a [`ErrorKind::Topology`] error.
     pub fn topology_error(&self) -> Option<&TopologyError> {
-        match &self.cause {
+        match &self.0.cause {
             Cause::Topology { error, .. } => Some(error),
             Cause::Os { .. } => None,
         }
@@ -189,7 +192,7 @@ fn default_hint(errno: Errno) -> Option<String> {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.cause {
+        match &self.0.cause {
             Cause::Topology { source, error } => {
                 write!(f, "invalid topology")?;
                 if let Some(source) = source {
@@ -200,16 +203,16 @@ impl fmt::Display for Error {
             Cause::Os {
                 message, detail, ..
             } => {
-                match (&self.node, &self.interface) {
+                match (&self.0.node, &self.0.interface) {
                     (Some(n), Some(i)) => write!(f, "node `{n}`, interface `{i}`: ")?,
                     (Some(n), None) => write!(f, "node `{n}`: ")?,
                     _ => {}
                 }
-                write!(f, "{} failed: {message}", self.operation)?;
+                write!(f, "{} failed: {message}", self.0.operation)?;
                 if let Some(detail) = detail.as_deref().filter(|d| !d.is_empty()) {
                     write!(f, " (kernel: {detail})")?;
                 }
-                if let Some(hint) = &self.hint {
+                if let Some(hint) = &self.0.hint {
                     write!(f, "; {hint}")?;
                 }
                 Ok(())

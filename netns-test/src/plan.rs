@@ -181,6 +181,11 @@ mod tests {
             [vec![100], vec![101]],
             "the two ends of a pair never share an index"
         );
+        assert_eq!(
+            p.ifindex,
+            [vec![100], vec![101]],
+            "the two ends of a pair never share an index"
+        );
     }
 
     #[test]
@@ -208,9 +213,12 @@ mod tests {
         );
         assert_eq!(
             p.wait_up[0],
-            [0, 1, 2],
-            "a bridge with ports must come up too"
+            [1, 2],
+            "veth ends are awaited, bridges are opened last"
         );
+        assert_eq!(p.finish[0], [Step::BridgeUp { iface: 0 }]);
+        assert_eq!(p.ifindex[0], [100, 101, 102]);
+        assert_eq!(p.ifindex[1], [103, 104]);
     }
 
     #[test]

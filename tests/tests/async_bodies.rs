@@ -77,7 +77,7 @@ async fn every_worker_and_blocking_thread_is_inside_the_node(net: &Net) {
     for t in tasks {
         t.await.unwrap();
     }
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert!(seen.len() >= 2, "work ran on several threads: {seen:?}");
     assert!(
         seen.iter().all(|&(_, inode)| inode == a),
