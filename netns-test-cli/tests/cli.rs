@@ -15,7 +15,9 @@ fn fixture(name: &str) -> String {
 }
 
 fn temp_topology(name: &str, text: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    // Per process: the suite also runs as another user, who cannot overwrite root's files.
+    let path =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-{name}", std::process::id()));
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
 }

@@ -268,6 +268,13 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         None => quote!(::core::option::Option::None),
     };
     let workers = args.worker_threads.map_or(2, |(n, _)| n);
+    let should_panic = match attrs.iter().find(|a| a.path().is_ident("should_panic")) {
+        None => quote!(::core::option::Option::None),
+        Some(attr) => {
+            let expected = should_panic_expected(attr).unwrap_or_default();
+            quote!(::core::option::Option::Some(#expected))
+        }
+    };
     let call = if is_async {
         quote! {
             ::netns_test::private::runtime(__net, #node_tokens, #multi_thread, #workers)
@@ -286,8 +293,36 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                 topology: #text_tokens,
                 source: #source_tokens,
                 node: #node_tokens,
+                should_panic: #should_panic,
             };
             ::netns_test::private::run(&__NETNS_TEST_SPEC, |__net: &::netns_test::Net| #call)
         }
     })
+}
+
+/// The `expected` message of `#[should_panic(expected = "...")]` or `#[should_panic = "..."]`.
+fn should_panic_expected(attr: &syn::Attribute) -> Option<String> {
+    match &attr.meta {
+        syn::Meta::NameValue(nv) => match &nv.value {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => Some(s.value()),
+            _ => None,
+        },
+        syn::Meta::List(list) => {
+            let metas = list
+                .parse_args_with(Punctuated::<MetaNameValue, Token![,]>::parse_terminated)
+                .ok()?;
+            metas
+                .iter()
+                .find(|m| m.path.is_ident("expected"))
+                .and_then(|m| match &m.value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => Some(s.value()),
+                    _ => None,
+                })
+        }
+        syn::Meta::Path(_) => None,
+    }
 }

@@ -10,7 +10,7 @@
 //! 5. a wait on kernel events (never a timer) until every interface is operationally up and
 //!    every IPv6 address has its local route, so the body's first packet is not lost.
 //!
-//! The thread returns to its own namespace before this returns, whatever happened.
+//! All of it happens on a short-lived thread; no caller's thread ever changes namespace.
 
 use std::collections::HashSet;
 use std::io;
@@ -27,24 +27,46 @@ use netns_test_topology::{Node, Topology};
 use nix::errno::Errno;
 
 use crate::error::Error;
-use crate::namespace::{self, Entered};
+use crate::namespace;
 use crate::netlink::{Kind, Refusal, Socket};
 use crate::plan::{self, Plan, Step};
+use crate::privilege::Privilege;
 use crate::requests;
 
 const RTNLGRP_LINK: u32 = 1;
 const RTNLGRP_IPV6_ROUTE: u32 = 11;
 
 /// Builds `topology` and returns one namespace fd per node, in the topology's node order.
+///
+/// The work runs on a thread of its own, which hops from namespace to namespace and ends with the
+/// build: in a user namespace a thread can never return to the host's namespace, and this way no
+/// caller's thread is ever moved.
 pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
+    if let Privilege::Unsupported { reason, errno } = crate::privilege::privilege() {
+        return Err(Error::unsupported(
+            "creating network namespaces",
+            *errno,
+            reason.clone(),
+        ));
+    }
+    let host = namespace::host_inode(); // read before any thread moves
+    let home = namespace::current_inode()
+        .map_err(|e| Error::io("reading the current network namespace", e))?;
+    std::thread::scope(|scope| {
+        let builder = std::thread::Builder::new().name("netns-test-build".into());
+        let worker = builder
+            .spawn_scoped(scope, || build_here(topology, host, home))
+            .map_err(|e| Error::io("starting the build thread", e))?;
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Vec<OwnedFd>, Error> {
     let plan = plan::plan(topology);
     let nodes = topology.nodes();
-    let host = namespace::host_inode(); // read before any thread moves
     raise_open_file_limit();
-    let home =
-        Entered::new(None).map_err(|e| Error::io("reading the current network namespace", e))?;
-    let home_inode = namespace::current_inode()
-        .map_err(|e| Error::io("reading the current network namespace", e))?;
 
     let mut namespaces = Vec::with_capacity(nodes.len());
     let mut sockets = Vec::with_capacity(nodes.len());
@@ -99,7 +121,6 @@ pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
             }
         }
     }
-    drop(home);
 
     for phase in [&plan.configure, &plan.finish] {
         for (i, steps) in phase.iter().enumerate() {
@@ -407,16 +428,25 @@ fn write_sysctl(key: &str, value: &str, missing_ok: bool) -> Result<(), Error> {
 
 /// Why a namespace could not be made, and what to do.
 fn namespace_error(errno: Errno, node: &str) -> Error {
-    let error = Error::kernel("creating the node's network namespace", errno, None).on_node(node);
-    match errno {
-        Errno::EPERM => Error::unsupported(
-            format!("node `{node}`: creating a network namespace"),
+    let operation = format!("node `{node}`: creating a network namespace");
+    match (errno, crate::privilege::privilege()) {
+        (Errno::EPERM | Errno::EACCES, Privilege::Root) => Error::unsupported(
+            operation,
             Some(errno),
-            "this process lacks CAP_SYS_ADMIN: run the tests as root, or (in a container) \
-             grant --cap-add SYS_ADMIN --cap-add NET_ADMIN"
+            "this process lacks CAP_SYS_ADMIN and NET_ADMIN, and NETNS_TEST_MODE=root forbids a \
+             user namespace: unset NETNS_TEST_MODE (or set it to auto or userns) to run \
+             rootless, run the tests as root, or in a container add `--cap-add SYS_ADMIN \
+             --cap-add NET_ADMIN`"
                 .into(),
         ),
-        _ => error,
+        (Errno::EPERM | Errno::EACCES, Privilege::UserNamespace { .. }) => {
+            let reason = match crate::privilege::unsupported_after_userns(errno) {
+                Privilege::Unsupported { reason, .. } => reason,
+                _ => String::new(),
+            };
+            Error::unsupported(operation, Some(errno), reason)
+        }
+        _ => Error::kernel("creating the node's network namespace", errno, None).on_node(node),
     }
 }
 

@@ -13,22 +13,29 @@ use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// A command that, between fork and exec, enters the node's network namespace and a mount
+/// A command that dies with the thread that starts it and, between fork and exec, enters the node's network namespace and a mount
 /// namespace of its own with a fresh sysfs on `/sys`, as `ip netns exec` does, so that
 /// `/sys/class/net` lists the node's interfaces. The host's mounts are untouched: the new mount
 /// namespace is a slave of the host's, so nothing propagates back.
 pub(crate) fn command(ns: Arc<OwnedFd>, program: &OsStr) -> Command {
     let mut command = Command::new(program);
+    let parent = std::process::id();
     // SAFETY: the closure runs in the forked child before exec and only makes system calls
-    // (setns, unshare, mount), which are async-signal-safe; the paths are short literals that
-    // nix copies onto the stack, so nothing allocates.
+    // (prctl, getppid, setns, unshare, mount), which are async-signal-safe; the paths are short
+    // literals that nix copies onto the stack, so nothing allocates.
     unsafe {
-        command.pre_exec(move || enter(&ns));
+        command.pre_exec(move || enter(&ns, parent));
     }
     command
 }
 
-fn enter(ns: &OwnedFd) -> io::Result<()> {
+fn enter(ns: &OwnedFd, parent: u32) -> io::Result<()> {
+    // Killed when the thread that started it dies, which includes the test process being killed
+    // with SIGKILL; checked against the race where the parent died before the prctl.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+    if nix::unistd::getppid().as_raw() as u32 != parent {
+        return Err(io::Error::other("the test process is gone"));
+    }
     setns(ns, CloneFlags::CLONE_NEWNET)?;
     unshare(CloneFlags::CLONE_NEWNS)?;
     mount(

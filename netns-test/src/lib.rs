@@ -36,6 +36,7 @@ mod namespace;
 mod net;
 mod netlink;
 mod plan;
+mod privilege;
 mod requests;
 
 #[doc(hidden)]

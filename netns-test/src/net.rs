@@ -208,9 +208,9 @@ impl Node {
         ))
     }
 
-    /// Runs `f` on the calling thread inside this node, then moves the thread back.
+    /// Moves the calling thread into this node until the guard drops (see [`Entered`]).
     pub(crate) fn enter(&self) -> std::io::Result<Entered> {
-        Entered::new(Some(&self.ns))
+        Entered::new(&self.ns)
     }
 
     /// The inode of this node's network namespace, as `stat -L /proc/thread-self/ns/net` shows
