@@ -22,6 +22,9 @@ use nix::sys::socket::{
 /// How long a reply or an awaited event may take before it is an error.
 pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The receive buffer asked for (the kernel doubles it for bookkeeping).
+const RECEIVE_BUFFER: usize = 1 << 20;
+
 const SOL_NETLINK: libc::c_int = 270;
 const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
 const NETLINK_CAP_ACK: libc::c_int = 10;
@@ -68,6 +71,11 @@ impl Socket {
         for opt in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
             // Best effort: older kernels lack extended acks, and we only lose the detail string.
             let _ = set_int(fd.as_fd(), opt, 1);
+        }
+        // Room for a burst of link events (a switch with hundreds of ports): forced past the
+        // system limit where we may (root), else as much as the system allows.
+        if setsockopt(&fd, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
+            let _ = setsockopt(&fd, sockopt::RcvBuf, &RECEIVE_BUFFER);
         }
         // A reply never waits longer than this: a kernel that stops answering is an error, not a hang.
         setsockopt(

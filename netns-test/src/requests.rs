@@ -80,7 +80,11 @@ pub(crate) fn new_veth(
     ];
     peer_attrs.extend(peer.mtu.map(LinkAttribute::Mtu));
     let peer_msg = link(peer.index, false, peer_attrs);
-    let mut attrs = vec![LinkAttribute::IfName(local.name.into())];
+    let mut attrs = vec![
+        LinkAttribute::IfName(local.name.into()),
+        LinkAttribute::NumTxQueues(1),
+        LinkAttribute::NumRxQueues(1),
+    ];
     attrs.extend(local.mtu.map(LinkAttribute::Mtu));
     attrs.extend(master.map(LinkAttribute::Controller));
     attrs.push(LinkAttribute::LinkInfo(vec![

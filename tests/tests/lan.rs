@@ -81,3 +81,45 @@ fn a_switch_with_its_own_addresses_is_reachable_and_hands_out_both_families(net:
     let b6 = b.ips()[1];
     assert_eq!(tcp_echo(b, b6, 9003, b"v6 across").unwrap(), b"v6 across");
 }
+
+/// Big enough that the namespaces are made on several threads: every node still gets its own,
+/// in order, and every host reaches the first.
+#[test]
+fn a_forty_host_switch_is_wired_in_order() {
+    let text: String = (1..=40).map(|i| format!("h{i} -- s\n")).collect::<String>() + "switch s";
+    let net = Net::build(&text).unwrap();
+    let inodes: std::collections::HashSet<u64> = net.nodes().map(|n| n.netns_inode()).collect();
+    assert_eq!(inodes.len(), 41, "one namespace per node");
+    for (i, node) in net.nodes().filter(|n| n.name() != "s").enumerate() {
+        assert_eq!(node.name(), format!("h{}", i + 1));
+        assert_eq!(node.ip().to_string(), format!("198.18.0.{}", i + 1));
+        assert_eq!(
+            node.run(netns_test::current_netns_inode),
+            node.netns_inode()
+        );
+    }
+    let h1 = net.node("h1");
+    let inbox = h1.run(|| {
+        let s = UdpSocket::bind((h1.ip(), 9300)).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s
+    });
+    for node in net.nodes().filter(|n| n.name() != "s" && n.name() != "h1") {
+        node.run(|| {
+            netns_test::assert_not_in_host_netns();
+            let s = UdpSocket::bind((node.ip(), 0)).unwrap();
+            s.send_to(node.name().as_bytes(), (h1.ip(), 9300)).unwrap();
+        });
+    }
+    let mut from: Vec<String> = (0..39)
+        .map(|_| {
+            let mut buf = [0u8; 16];
+            let (n, _) = inbox.recv_from(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        })
+        .collect();
+    from.sort();
+    let mut want: Vec<String> = (2..=40).map(|i| format!("h{i}")).collect();
+    want.sort();
+    assert_eq!(from, want);
+}

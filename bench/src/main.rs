@@ -1,0 +1,349 @@
+//! `netns-bench`: what netns-test costs, next to what projects do today (an iproute2 script) and
+//! next to what the kernel itself needs (bare `unshare`). Prints medians and ratios.
+//!
+//! Run as root: `cargo run --release -p netns-test-bench`. It needs `ip` (iproute2) and util-linux
+//! `unshare`/`setpriv` for the comparison columns; the script runs in a private mount namespace
+//! whose `/run/netns` is a tmpfs, so the host's `/run/netns` never sees an entry.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use netns_test::Net;
+use nix::sched::{CloneFlags, setns, unshare};
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+fn time<T>(runs: usize, warmup: usize, mut f: impl FnMut() -> T) -> Duration {
+    for _ in 0..warmup {
+        drop(f());
+    }
+    median(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                drop(f());
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+/// Medians of `a` and `b`, sampled alternately so both meet the same machine noise. With
+/// `settle`, each sample starts after the kernel has finished tearing down the previous one (see
+/// the README: the benchmark sleeps, the library never does).
+fn versus<A, B>(
+    runs: usize,
+    settle: Option<Duration>,
+    mut a: impl FnMut() -> A,
+    mut b: impl FnMut() -> B,
+) -> (Duration, Duration) {
+    for _ in 0..2 {
+        drop(a());
+        drop(b());
+    }
+    let (mut sa, mut sb) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        if let Some(pause) = settle {
+            std::thread::sleep(pause);
+        }
+        let start = Instant::now();
+        drop(a());
+        sa.push(start.elapsed());
+        if let Some(pause) = settle {
+            std::thread::sleep(pause);
+        }
+        let start = Instant::now();
+        drop(b());
+        sb.push(start.elapsed());
+    }
+    (median(sa), median(sb))
+}
+
+/// The kernel floor: `n` empty network namespaces created with bare `unshare`, held by fds, and
+/// dropped, on the calling thread (which returns to its namespace).
+fn floor(n: usize) {
+    let home: OwnedFd = File::open("/proc/thread-self/ns/net").unwrap().into();
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        unshare(CloneFlags::CLONE_NEWNET).unwrap();
+        held.push(OwnedFd::from(
+            File::open("/proc/thread-self/ns/net").unwrap(),
+        ));
+    }
+    setns(&home, CloneFlags::CLONE_NEWNET).unwrap();
+    drop(held);
+}
+
+const PAIR_SCRIPT: &str = r#"
+set -e
+mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns
+for i in $(seq "$RUNS"); do
+  s=$(date +%s%N)
+  ip netns add bench-a; ip netns add bench-b
+  ip -n bench-a link add eth0 type veth peer name eth0 netns bench-b
+  ip -n bench-a addr add 198.18.0.1/24 dev eth0
+  ip -n bench-b addr add 198.18.0.2/24 dev eth0
+  ip -n bench-a link set eth0 up; ip -n bench-b link set eth0 up
+  ip -n bench-a link set lo up; ip -n bench-b link set lo up
+  ip netns del bench-a; ip netns del bench-b
+  e=$(date +%s%N)
+  echo $((e - s))
+done
+"#;
+
+/// The pair built and removed by an iproute2 script, as most projects do, per-iteration times.
+fn iproute2_pair(runs: usize) -> Option<Duration> {
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "bash",
+            "-c",
+            PAIR_SCRIPT,
+        ])
+        .env("RUNS", runs.to_string())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "iproute2 script failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let samples: Vec<Duration> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .map(Duration::from_nanos)
+        .collect();
+    (!samples.is_empty()).then(|| median(samples[samples.len().min(3)..].to_vec()))
+}
+
+fn switch(n: usize) -> String {
+    let mut text = String::from("switch s\n");
+    for i in 0..n {
+        text.push_str(&format!("h{i} -- s\n"));
+    }
+    text
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+static EMPTY: netns_test::private::TestSpec = netns_test::private::TestSpec {
+    name: "bench::empty",
+    topology: "node main",
+    source: None,
+    node: None,
+    should_panic: None,
+};
+
+/// An empty `#[netns_test]` body against a plain `#[test]` body: what the harness adds.
+fn empty_test_overhead(runs: usize) -> (Duration, Duration) {
+    let harnessed = time(runs, 10, || {
+        // Each libtest test runs on a fresh thread; so does this.
+        std::thread::spawn(|| netns_test::private::run(&EMPTY, |_| ()))
+            .join()
+            .unwrap()
+    });
+    let plain = time(runs, 10, || std::thread::spawn(|| ()).join().unwrap());
+    (harnessed, plain)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--empty-test-only") {
+        // The rootless column: this binary again, as another user.
+        let (h, p) = empty_test_overhead(200);
+        println!("{} {}", h.as_nanos(), p.as_nanos());
+        return;
+    }
+    let runs = 200;
+    println!(
+        "netns-bench: medians of {runs} runs unless noted; {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+
+    let (pair, floor2) = versus(runs, None, || Net::build("a -- b").unwrap(), || floor(2));
+    let script = iproute2_pair(30);
+    println!("| pair `a -- b` (2 nodes, 1 veth, 2 addresses, up), build + drop | median | ratio |");
+    println!("|---|---|---|");
+    println!("| netns-test `Net::build` + drop | {} | 1 |", ms(pair));
+    match script {
+        Some(s) => println!(
+            "| iproute2 script (`ip netns add`, `ip -n A link add ... netns B`, `ip addr`, `ip link set up`, `ip netns del`; 30 runs) | {} | netns-test is {:.1}x faster |",
+            ms(s),
+            s.as_secs_f64() / pair.as_secs_f64()
+        ),
+        None => println!("| iproute2 script | not run (needs `ip` and `unshare`) | |"),
+    }
+    println!(
+        "| kernel floor: 2 empty namespaces, bare `unshare` + close | {} | netns-test is {:.2}x the floor |",
+        ms(floor2),
+        pair.as_secs_f64() / floor2.as_secs_f64()
+    );
+    println!();
+
+    println!(
+        "| switch with N hosts, build + drop | netns-test | floor (N+1 namespaces) | ratio | per node |"
+    );
+    println!("|---|---|---|---|---|");
+    let settle = Duration::from_millis(1500);
+    for (n, runs, settled) in [
+        (10usize, 41usize, false),
+        (10, 9, true),
+        (100, 9, false),
+        (100, 5, true),
+        (500, 3, false),
+        (500, 3, true),
+    ] {
+        let text = switch(n);
+        let (built, bare) = versus(
+            runs,
+            settled.then_some(settle),
+            || Net::build(&text).unwrap(),
+            || floor(n + 1),
+        );
+        let how = if settled {
+            "kernel settled between runs"
+        } else {
+            "back to back"
+        };
+        println!(
+            "| {n}, {how} | {} | {} | {:.2}x | {:.3} ms |",
+            ms(built),
+            ms(bare),
+            built.as_secs_f64() / bare.as_secs_f64(),
+            built.as_secs_f64() * 1e3 / (n + 1) as f64
+        );
+    }
+    println!();
+
+    let (harnessed, plain) = empty_test_overhead(runs);
+    println!("| empty test body | `#[netns_test]` | plain `#[test]` | added |");
+    println!("|---|---|---|---|");
+    println!(
+        "| root | {} | {} | {} |",
+        ms(harnessed),
+        ms(plain),
+        ms(harnessed.saturating_sub(plain))
+    );
+    for (label, command) in [
+        (
+            "rootless (uid 65534, `setpriv`)",
+            vec![
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ],
+        ),
+        (
+            "forced user namespace as root (`NETNS_TEST_MODE=userns`)",
+            vec!["env", "NETNS_TEST_MODE=userns"],
+        ),
+    ] {
+        let exe = std::env::current_exe().unwrap();
+        let out = Command::new(command[0])
+            .args(&command[1..])
+            .arg(&exe)
+            .arg("--empty-test-only")
+            .output();
+        match out.ok().filter(|o| o.status.success()) {
+            Some(o) => {
+                let text = String::from_utf8_lossy(&o.stdout);
+                let v: Vec<u64> = text
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                let (h, p) = (Duration::from_nanos(v[0]), Duration::from_nanos(v[1]));
+                println!(
+                    "| {label} | {} | {} | {} |",
+                    ms(h),
+                    ms(p),
+                    ms(h.saturating_sub(p))
+                );
+            }
+            None => println!("| {label} | not run | | |"),
+        }
+    }
+    println!();
+
+    let before = rss_kib();
+    let big = Net::build(&switch(500)).unwrap();
+    let during = rss_kib();
+    println!(
+        "user-space memory per live node: {:.1} KiB (RSS {} KiB before, {} KiB with a 501-node switch LAN alive)",
+        (during.saturating_sub(before)) as f64 / 501.0,
+        before,
+        during
+    );
+    drop(big);
+    println!();
+    suite();
+}
+
+/// Wall time of the 200 generated pair tests (`tests/tests/suite200.rs`), run by libtest with
+/// its default parallelism, median of 5 runs.
+fn suite() {
+    let build = Command::new(env!("CARGO"))
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "netns-test-e2e",
+            "--test",
+            "suite200",
+            "--no-run",
+            "--message-format=json",
+        ])
+        .output();
+    let Some(exe) = build.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("\"executable\":\"") && l.contains("suite200"))
+            .find_map(|l| {
+                l.split("\"executable\":\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()
+                    .map(String::from)
+            })
+    }) else {
+        println!("200-test suite: not run (cannot build it)");
+        return;
+    };
+    let walls: Vec<Duration> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let out = Command::new(&exe).arg("-q").output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            start.elapsed()
+        })
+        .collect();
+    println!(
+        "200 pair-topology tests (`cargo test` binary, default threads): {} wall, median of 5",
+        ms(median(walls))
+    );
+}
