@@ -143,7 +143,7 @@ fn create_namespaces(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = nodes.len().div_ceil(NODES_PER_THREAD).clamp(1, cores);
     let chunk = nodes.len().div_ceil(threads);
-    let parts: Vec<Result<Vec<(OwnedFd, Socket, bool)>, Error>> = if threads == 1 {
+    let parts: Vec<Result<Vec<Fresh>, Error>> = if threads == 1 {
         vec![create_chain(nodes, host, home)]
     } else {
         std::thread::scope(|scope| {
@@ -164,22 +164,25 @@ fn create_namespaces(
     let mut sockets = Vec::with_capacity(nodes.len());
     let mut forwarding = false;
     for part in parts {
-        for (fd, socket, inherited) in part? {
-            namespaces.push(fd);
-            sockets.push(socket);
-            forwarding |= inherited;
+        for fresh in part? {
+            namespaces.push(fresh.ns);
+            sockets.push(fresh.socket);
+            forwarding |= fresh.inherited_forwarding;
         }
     }
     Ok((namespaces, sockets, forwarding))
 }
 
+/// A node's new namespace, its netlink socket, and whether it came with forwarding on.
+struct Fresh {
+    ns: OwnedFd,
+    socket: Socket,
+    inherited_forwarding: bool,
+}
+
 /// Creates the namespaces of `nodes` one after the other on the calling thread, which ends up in
 /// the last of them.
-fn create_chain(
-    nodes: &[Node],
-    host: u64,
-    home: u64,
-) -> Result<Vec<(OwnedFd, Socket, bool)>, Error> {
+fn create_chain(nodes: &[Node], host: u64, home: u64) -> Result<Vec<Fresh>, Error> {
     let mut out = Vec::with_capacity(nodes.len());
     for (i, node) in nodes.iter().enumerate() {
         let fd = namespace::create_and_enter().map_err(|e| namespace_error(e, &node.name))?;
@@ -207,7 +210,11 @@ fn create_chain(
                 .any(|k| std::fs::read_to_string(sysctl_path(k)).is_ok_and(|v| v.trim() != "0"));
         let socket = Socket::open()
             .map_err(|e| Error::io("opening a netlink socket", e).on_node(&node.name))?;
-        out.push((fd, socket, inherited));
+        out.push(Fresh {
+            ns: fd,
+            socket,
+            inherited_forwarding: inherited,
+        });
     }
     Ok(out)
 }
