@@ -211,8 +211,8 @@ fn main() {
         (10, 9, true),
         (100, 9, false),
         (100, 5, true),
-        (500, 3, false),
-        (500, 3, true),
+        (500, 5, false),
+        (500, 5, true),
     ] {
         let text = switch(n);
         let (built, bare) = versus(

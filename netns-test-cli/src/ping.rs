@@ -17,6 +17,13 @@ const PAYLOAD: &[u8] = b"netns-test pingall";
 /// Sends one echo request to `to` from the calling thread's namespace and waits up to `timeout`
 /// for the matching reply; returns the round-trip time.
 pub fn ping(to: IpAddr, id: u16, timeout: Duration) -> io::Result<Duration> {
+    // Never a packet from the host's namespace.
+    let here = netns_test::current_netns_inode();
+    if here == 0 || here == netns_test::host_inode() {
+        return Err(io::Error::other(
+            "refusing to ping from the host's network namespace",
+        ));
+    }
     let (family, protocol, request, reply) = match to {
         IpAddr::V4(_) => (AddressFamily::Inet, SockProtocol::Icmp, 8u8, 0u8),
         IpAddr::V6(_) => (AddressFamily::Inet6, SockProtocol::IcmpV6, 128u8, 129u8),

@@ -23,6 +23,7 @@ fn the_default_node_is_called_main(net: &Net) {
 
 #[netns_test(topology = "a -- b")]
 fn a_result_body_may_use_the_question_mark(net: &Net) -> Result<(), std::io::Error> {
+    netns_test::assert_not_in_host_netns();
     let s = std::net::UdpSocket::bind((net.node("a").ip(), 0))?;
     s.send_to(b"x", (net.node("b").ip(), 9))?;
     Ok(())
