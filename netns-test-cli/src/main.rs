@@ -19,7 +19,9 @@ usage:
   netns-test up [FILE] [--pingall]             build (default: the embedded fixtures/router.topo),
                                                print nodes, interfaces, addresses and build time;
                                                --pingall: every node pings every other node
-  netns-test run FILE [--node NAME] -- CMD...  run CMD inside a node; its exit status is ours";
+  netns-test run FILE [--node NAME] -- CMD...  run CMD inside a node; its exit status is ours
+  netns-test clean                             remove the /run/netns pins (NETNS_TEST_KEEP=1) of
+                                               test processes that are gone";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("check") if args.len() > 1 => check(&args[1..]),
         Some("up") => up(&args[1..]),
         Some("run") => run(&args[1..]),
+        Some("clean") if args.len() == 1 => clean(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -197,6 +200,19 @@ fn pingall_matrix(net: &Net) -> bool {
     }
     println!("{answered}/{total} pairs answered");
     answered == total
+}
+
+fn clean() -> Result<ExitCode, String> {
+    let dir = std::path::Path::new(netns_test::PIN_DIR);
+    let removed = netns_test::clean_stale_pins(dir)
+        .map_err(|e| format!("cannot clean {}: {e}", dir.display()))?;
+    for pin in &removed {
+        println!("removed {}", pin.display());
+    }
+    if removed.is_empty() {
+        println!("no stale pins in {}", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(args: &[String]) -> Result<ExitCode, String> {

@@ -30,8 +30,11 @@
 #![warn(missing_docs)]
 
 mod build;
+mod capture;
 mod command;
 mod error;
+mod inspect;
+mod keep;
 mod namespace;
 mod net;
 mod netlink;
@@ -43,6 +46,7 @@ mod requests;
 pub mod private;
 
 pub use error::{Error, ErrorKind};
+pub use keep::{PIN_DIR, clean as clean_stale_pins};
 pub use namespace::host_inode;
 pub use net::{Net, Node};
 pub use netns_test_macros::netns_test;

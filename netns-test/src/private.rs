@@ -4,8 +4,10 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use crate::ErrorKind;
+use crate::capture::Capture;
 use crate::namespace;
 use crate::net::Net;
+use crate::{inspect, keep};
 
 /// What the attribute knows at compile time.
 #[derive(Debug, Clone, Copy)]
@@ -26,15 +28,23 @@ pub struct TestSpec {
 pub trait TestOutput {
     /// The value of a test that passes without running.
     fn skipped() -> Self;
+    /// True if this value fails the test.
+    fn is_failure(&self) -> bool;
 }
 
 impl TestOutput for () {
     fn skipped() {}
+    fn is_failure(&self) -> bool {
+        false
+    }
 }
 
 impl<E> TestOutput for Result<(), E> {
     fn skipped() -> Self {
         Ok(())
+    }
+    fn is_failure(&self) -> bool {
+        self.is_err()
     }
 }
 
@@ -84,10 +94,75 @@ pub fn run<R: TestOutput>(spec: &TestSpec, body: impl FnOnce(&Net) -> R) -> R {
             namespace::host_inode()
         );
     }
-    let result = body(&net);
+    let capture = start_capture(&net, spec);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&net)));
     drop(entered);
+    if failed(spec, &outcome) {
+        report_failure(&net, spec, capture);
+    } else if let Some(capture) = capture {
+        capture.finish(std::env::var_os("NETNS_TEST_PCAP_ALL").is_some_and(|v| v == "1"));
+    }
     drop(net);
-    result
+    match outcome {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Whether libtest will call this test failed: a panic it did not expect, an `Err`, or an
+/// expected panic that did not come (or came with another message).
+fn failed<R: TestOutput>(spec: &TestSpec, outcome: &std::thread::Result<R>) -> bool {
+    match (outcome, spec.should_panic) {
+        (Ok(result), None) => result.is_failure(),
+        (Ok(_), Some(_)) => true,
+        (Err(_), None) => true,
+        (Err(payload), Some(expected)) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("");
+            !message.contains(expected)
+        }
+    }
+}
+
+/// `NETNS_TEST_PCAP=DIR`: start capturing before the body sends anything.
+fn start_capture(net: &Net, spec: &TestSpec) -> Option<Capture> {
+    let dir = std::env::var_os("NETNS_TEST_PCAP").filter(|d| !d.is_empty())?;
+    match Capture::start(net, std::path::Path::new(&dir), spec.name) {
+        Ok(capture) => Some(capture),
+        Err(e) => {
+            eprintln!(
+                "netns-test: cannot capture packets into {}: {e}",
+                dir.to_string_lossy()
+            );
+            None
+        }
+    }
+}
+
+/// What a failing test prints: the topology as the kernel holds it now, where its captures are,
+/// and (`NETNS_TEST_KEEP=1`) how to enter its kept nodes.
+fn report_failure(net: &Net, spec: &TestSpec, capture: Option<Capture>) {
+    let mut report = format!(
+        "netns-test: {} failed; its topology as the kernel holds it:\n{}",
+        spec.name,
+        inspect::describe(net)
+    );
+    if let Some(dir) = capture.and_then(|c| c.finish(true)) {
+        report.push_str(&format!(
+            "netns-test: packet captures in {}\n",
+            dir.display()
+        ));
+    }
+    if std::env::var_os("NETNS_TEST_KEEP").is_some_and(|v| v == "1") {
+        for line in keep::pin(net, spec.name) {
+            report.push_str(&line);
+            report.push('\n');
+        }
+    }
+    eprint!("{report}");
 }
 
 /// A tokio runtime whose every thread (workers and blocking pool) lives inside the namespace

@@ -158,6 +158,11 @@ pub(crate) fn get_links() -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetLink(LinkMessage::default())
 }
 
+/// Dumps every address of the namespace.
+pub(crate) fn get_addresses() -> RouteNetlinkMessage {
+    RouteNetlinkMessage::GetAddress(AddressMessage::default())
+}
+
 /// Dumps the routes of one family, every table.
 pub(crate) fn get_routes(ipv6: bool) -> RouteNetlinkMessage {
     let mut m = RouteMessage::default();

@@ -1,0 +1,166 @@
+//! The topology as the kernel holds it, read back over netlink: what a failing test prints.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, State};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
+
+use crate::namespace;
+use crate::net::Net;
+use crate::netlink::Socket;
+use crate::requests;
+
+struct Interface {
+    name: String,
+    state: String,
+    mtu: u32,
+    addresses: Vec<String>,
+}
+
+/// Every node's interfaces (name, state, MTU, addresses; link-local IPv6 left out) and routes
+/// (main table), one aligned block per node. Read on a thread of its own that visits each node.
+pub(crate) fn describe(net: &Net) -> String {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut out = String::new();
+                for node in net.nodes() {
+                    let _ = writeln!(out, "{}", node.name());
+                    match namespace::enter(&**node.ns()).and_then(|()| read_node()) {
+                        Ok(text) => out.push_str(&text),
+                        Err(e) => {
+                            let _ = writeln!(out, "  (cannot read: {e})");
+                        }
+                    }
+                }
+                out
+            })
+            .join()
+            .unwrap_or_else(|_| "  (reading the topology panicked)\n".to_string())
+    })
+}
+
+fn read_node() -> std::io::Result<String> {
+    let mut socket = Socket::open()?;
+    let mut ifaces: BTreeMap<u32, Interface> = BTreeMap::new();
+    for m in socket.dump(requests::get_links(), &mut |_| {})? {
+        if let RouteNetlinkMessage::NewLink(l) = m {
+            let mut iface = Interface {
+                name: String::new(),
+                state: if l.header.flags.contains(LinkFlags::Up) {
+                    "UP"
+                } else {
+                    "DOWN"
+                }
+                .into(),
+                mtu: 0,
+                addresses: Vec::new(),
+            };
+            for a in &l.attributes {
+                match a {
+                    LinkAttribute::IfName(n) => iface.name = n.clone(),
+                    LinkAttribute::Mtu(m) => iface.mtu = *m,
+                    LinkAttribute::OperState(s) if iface.state == "UP" => {
+                        iface.state = match s {
+                            State::Up => "UP",
+                            State::Unknown => "UP",
+                            State::LowerLayerDown => "NO-CARRIER",
+                            _ => "DOWN",
+                        }
+                        .into()
+                    }
+                    _ => {}
+                }
+            }
+            ifaces.insert(l.header.index, iface);
+        }
+    }
+    for m in socket.dump(requests::get_addresses(), &mut |_| {})? {
+        if let RouteNetlinkMessage::NewAddress(a) = m {
+            let addr = a.attributes.iter().find_map(|x| match x {
+                AddressAttribute::Address(ip) => Some(*ip),
+                _ => None,
+            });
+            let link_local =
+                matches!(addr, Some(IpAddr::V6(v6)) if v6.segments()[0] & 0xffc0 == 0xfe80);
+            if let (Some(ip), false, Some(iface)) =
+                (addr, link_local, ifaces.get_mut(&a.header.index))
+            {
+                iface
+                    .addresses
+                    .push(format!("{ip}/{}", a.header.prefix_len));
+            }
+        }
+    }
+    let mut routes = Vec::new();
+    for ipv6 in [false, true] {
+        for m in socket.dump(requests::get_routes(ipv6), &mut |_| {})? {
+            if let RouteNetlinkMessage::NewRoute(r) = m {
+                if r.header.table != RouteHeader::RT_TABLE_MAIN
+                    || r.header.kind != RouteType::Unicast
+                {
+                    continue;
+                }
+                let (mut dest, mut via, mut dev) = (None, None, None);
+                for a in &r.attributes {
+                    match a {
+                        RouteAttribute::Destination(d) => dest = address(d),
+                        RouteAttribute::Gateway(g) => via = address(g),
+                        RouteAttribute::Oif(i) => dev = ifaces.get(i).map(|i| i.name.clone()),
+                        _ => {}
+                    }
+                }
+                let dest = match dest {
+                    Some(d) => format!("{d}/{}", r.header.destination_prefix_length),
+                    None => "default".to_string(),
+                };
+                if dest.starts_with("fe80:") || dest.starts_with("ff00:") {
+                    continue;
+                }
+                let mut line = dest;
+                if let Some(via) = via {
+                    let _ = write!(line, " via {via}");
+                }
+                if let Some(dev) = dev {
+                    let _ = write!(line, " dev {dev}");
+                }
+                routes.push(line);
+            }
+        }
+    }
+    let width = ifaces
+        .values()
+        .map(|i| i.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let mut out = String::new();
+    for iface in ifaces.values() {
+        let addrs = if iface.addresses.is_empty() {
+            "-".to_string()
+        } else {
+            iface.addresses.join(" ")
+        };
+        let _ = writeln!(
+            out,
+            "  {:width$}  {:10}  mtu {:<5}  {addrs}",
+            iface.name, iface.state, iface.mtu
+        );
+    }
+    for route in routes {
+        let _ = writeln!(out, "  {:width$}  {route}", "route");
+    }
+    Ok(out)
+}
+
+fn address(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}

@@ -1,0 +1,126 @@
+//! `NETNS_TEST_KEEP=1`: a failed test's nodes stay, pinned under `/run/netns/` as `ip netns`
+//! pins them, for a look with `ip netns exec`; `netns-test clean` removes pins whose test process
+//! is gone.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+
+use crate::net::Net;
+use crate::privilege::{Privilege, privilege};
+
+/// Where `ip netns` keeps named namespaces.
+pub const PIN_DIR: &str = "/run/netns";
+const PREFIX: &str = "netns-test-";
+
+/// This process's start time in clock ticks after boot (field 22 of `/proc/PID/stat`): with the
+/// pid it names a process run uniquely, even after the pid is reused.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis don't.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// A pin name: `netns-test-<pid>.<start>-<test>-<node>`, with the test path's `::` as `.`.
+fn pin_name(test: &str, node: &str) -> String {
+    let pid = std::process::id();
+    let start = start_time(pid).unwrap_or(0);
+    let test: String = test
+        .replace("::", ".")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut name = format!("{PREFIX}{pid}.{start}-{test}-{node}");
+    name.truncate(255);
+    name
+}
+
+/// Pins every node of `net`; returns, per node, the line to print.
+pub(crate) fn pin(net: &Net, test: &str) -> Vec<String> {
+    const NEEDS_ROOT: &str = "netns-test: NETNS_TEST_KEEP=1 needs root: pinning a namespace mounts it \
+        in the host's /run/netns, which a user namespace may not; run the test as root to keep its nodes";
+    if *privilege() != Privilege::Root {
+        return vec![NEEDS_ROOT.to_string()];
+    }
+    net.nodes()
+        .map(|node| {
+            let name = pin_name(test, node.name());
+            let target = Path::new(PIN_DIR).join(&name);
+            let source = format!("/proc/self/fd/{}", node.ns().as_raw_fd());
+            let pinned = std::fs::create_dir_all(PIN_DIR)
+                .and_then(|()| std::fs::File::create(&target).map(drop))
+                .and_then(|()| {
+                    mount(
+                        Some(source.as_str()),
+                        &target,
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )
+                    .map_err(io::Error::from)
+                });
+            match pinned {
+                Ok(()) => format!(
+                    "netns-test: kept node `{}`: ip netns exec {name} bash",
+                    node.name()
+                ),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&target);
+                    if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
+                        format!("{NEEDS_ROOT} ({}: {e})", target.display())
+                    } else {
+                        let node = node.name();
+                        format!(
+                            "netns-test: cannot keep node `{node}` at {}: {e}",
+                            target.display()
+                        )
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Removes every pin under `dir` whose test process is gone, and nothing else. Returns the pins
+/// removed.
+pub fn clean(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        let Some((pid, start)) = owner.split_once('.') else {
+            continue;
+        };
+        let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+            continue;
+        };
+        if start_time(pid) == Some(start) {
+            continue; // its test process still runs
+        }
+        let path = entry.path();
+        let _ = umount2(&path, MntFlags::MNT_DETACH);
+        std::fs::remove_file(&path)?;
+        removed.push(path);
+    }
+    Ok(removed)
+}
