@@ -54,12 +54,10 @@ fn parse_args(args: TokenStream2) -> syn::Result<Args> {
             .get_ident()
             .map(|i| i.to_string())
             .unwrap_or_default();
-        let string = || match &meta.value {
-            Expr::Lit(ExprLit {
-                lit: Lit::Str(s), ..
-            }) => Ok(s.clone()),
-            other => Err(syn::Error::new(
-                other.span(),
+        let string = || match literal(&meta.value) {
+            Some(Lit::Str(s)) => Ok(s.clone()),
+            _ => Err(syn::Error::new(
+                meta.value.span(),
                 format!("`{name}` takes a string literal"),
             )),
         };
@@ -69,13 +67,11 @@ fn parse_args(args: TokenStream2) -> syn::Result<Args> {
             "node" => &mut out.node,
             "flavor" => &mut out.flavor,
             "worker_threads" => {
-                let n = match &meta.value {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Int(i), ..
-                    }) => i.base10_parse::<usize>()?,
-                    other => {
+                let n = match literal(&meta.value) {
+                    Some(Lit::Int(i)) => i.base10_parse::<usize>()?,
+                    _ => {
                         return Err(syn::Error::new(
-                            other.span(),
+                            meta.value.span(),
                             "`worker_threads` takes a number",
                         ));
                     }
@@ -117,6 +113,17 @@ fn parse_args(args: TokenStream2) -> syn::Result<Args> {
         }
     }
     Ok(out)
+}
+
+/// The literal an argument's value is, seen through the invisible groups `macro_rules!` wraps
+/// its fragments in, so `#[netns_test(topology = $t)]` works inside a declarative macro.
+fn literal(expr: &Expr) -> Option<&Lit> {
+    match expr {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        Expr::Group(g) => literal(&g.expr),
+        Expr::Paren(p) => literal(&p.expr),
+        _ => None,
+    }
 }
 
 fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {

@@ -40,6 +40,13 @@ pub const MAX_NODE_NAME: usize = 32;
 /// The longest interface name the kernel accepts, in bytes (IFNAMSIZ - 1).
 pub const MAX_IFACE_NAME: usize = 15;
 
+/// The longest topology text accepted, in bytes: far above any real topology, low enough that
+/// hostile input cannot make the parser or the kernel work without bound.
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
+/// The most nodes a topology may have (each is a network namespace).
+pub const MAX_NODES: usize = 4096;
+
 /// The block auto-addressing draws its /24 subnets from (RFC 2544's range for network tests).
 pub const AUTO_BLOCK: &str = "198.18.0.0/15";
 
@@ -47,6 +54,17 @@ pub const AUTO_BLOCK: &str = "198.18.0.0/15";
 ///
 /// Every error carries the line and column inside `text` and the offending token.
 pub fn parse(text: &str) -> Result<Topology, TopologyError> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(TopologyError {
+            line: 1,
+            column: 1,
+            token: String::new(),
+            message: format!(
+                "topology text is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                text.len()
+            ),
+        });
+    }
     let statements = syntax::parse(text)?;
     resolve::resolve(statements)
 }

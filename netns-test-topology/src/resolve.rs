@@ -16,10 +16,19 @@ struct Builder {
 }
 
 impl Builder {
-    fn node(&mut self, name: &str) -> usize {
-        if let Some(&i) = self.index.get(name) {
-            return i;
+    fn node(&mut self, name: &Spanned<String>) -> Result<usize, TopologyError> {
+        if let Some(&i) = self.index.get(&name.value) {
+            return Ok(i);
         }
+        if self.nodes.len() == crate::MAX_NODES {
+            return Err(name.error(format!(
+                "node `{}` would be node {}; a topology has at most {} nodes",
+                name.value,
+                crate::MAX_NODES + 1,
+                crate::MAX_NODES
+            )));
+        }
+        let name = &name.value;
         self.nodes.push(Node {
             name: name.to_string(),
             is_switch: false,
@@ -29,7 +38,7 @@ impl Builder {
             routes: Vec::new(),
         });
         self.index.insert(name.to_string(), self.nodes.len() - 1);
-        self.nodes.len() - 1
+        Ok(self.nodes.len() - 1)
     }
 
     fn declare(&mut self, name: &Spanned<String>) -> Result<usize, TopologyError> {
@@ -40,7 +49,7 @@ impl Builder {
             )));
         }
         self.declared.insert(name.value.clone(), name.pos);
-        Ok(self.node(&name.value))
+        self.node(name)
     }
 }
 
@@ -144,7 +153,7 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
             }
             Statement::Link { ends, .. } => {
                 for end in ends {
-                    b.node(&end.node.value);
+                    b.node(&end.node)?;
                 }
             }
             Statement::Route { .. } => {}

@@ -95,3 +95,18 @@ fn sysctls_mtu_and_on_link_routes_take_effect(net: &Net) {
         b"on-link"
     );
 }
+
+// Inside a declarative macro, arguments arrive as fragments (`$t:literal`): they work the same.
+macro_rules! in_a_macro {
+    ($topology:literal, $node:literal; $name:ident) => {
+        #[netns_test(topology = $topology, node = $node, )]
+        fn $name(net: &Net) {
+            assert_eq!(
+                netns_test::current_netns_inode(),
+                net.node($node).netns_inode()
+            );
+        }
+    };
+}
+
+in_a_macro!("switch s\nh1 -- s", "h1"; arguments_from_macro_fragments);

@@ -1,0 +1,177 @@
+//! Fuzzing the parser and validator: any input makes `parse` return `Ok` or `Err` (never panic,
+//! never run without bound), and every `Ok` is a consistent topology. The checked-in corpus
+//! (`tests/corpus/`) keeps the inputs that once found a problem or sit on an edge.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use netns_test_topology::{InterfaceKind, MAX_NODES, Topology, parse};
+use proptest::prelude::*;
+
+/// What must hold of every topology `parse` accepts.
+fn check(text: &str) {
+    let started = Instant::now();
+    let result = parse(text);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "parse took {:?} on {text:?}",
+        started.elapsed()
+    );
+    match result {
+        Ok(t) => consistent(&t),
+        Err(e) => {
+            assert!(e.line >= 1 && e.column >= 1, "{e:?}");
+            assert!(
+                e.line <= text.lines().count().max(1),
+                "{e:?} past the end of {text:?}"
+            );
+            assert!(!e.message.is_empty());
+        }
+    }
+}
+
+fn consistent(t: &Topology) {
+    assert!(!t.nodes().is_empty() && t.nodes().len() <= MAX_NODES);
+    let mut addresses = HashSet::new();
+    for node in t.nodes() {
+        let mut names = HashSet::new();
+        for iface in &node.interfaces {
+            assert!(
+                names.insert(iface.name.as_str()),
+                "interface {} twice on {}",
+                iface.name,
+                node.name
+            );
+            assert!(
+                !iface.name.is_empty()
+                    && iface.name.len() <= 15
+                    && !iface.name.contains(['/', ':'])
+            );
+            for a in &iface.addresses {
+                assert!(addresses.insert(a.addr), "address {} twice", a.addr);
+            }
+            if let InterfaceKind::Veth { link, .. } = iface.kind {
+                assert!(link < t.links().len());
+            }
+        }
+        for (key, _) in &node.sysctls {
+            assert!(
+                key.starts_with("net.") && !key.contains('/') && !key.contains(".."),
+                "{key}"
+            );
+        }
+    }
+    for link in t.links() {
+        assert_ne!(link.ends[0].node, link.ends[1].node);
+    }
+}
+
+const WORDS: &[&str] = &[
+    "node",
+    "switch",
+    "link",
+    "route",
+    "via",
+    "dev",
+    "default",
+    "forward",
+    "sysctl",
+    "--",
+    ";",
+    "\n",
+    "#",
+    " ",
+    "  ",
+    "\t",
+    "a",
+    "b",
+    "s",
+    "r",
+    "h1",
+    "eth0",
+    "eth1",
+    "br0",
+    ":",
+    "/",
+    "=",
+    "mtu=1400",
+    "mtu=",
+    "203.0.113.1/24",
+    "203.0.113.2/24",
+    "203.0.113.1",
+    "2001:db8::1/64",
+    "2001:db8::2",
+    "198.18.0.1/24",
+    "198.18.0.0/15",
+    "0.0.0.0/0",
+    "::/0",
+    "net.ipv4.ip_forward=1",
+    "kernel.x=1",
+    "net..=",
+    "é",
+    "\0",
+    "..",
+    "0",
+    "99999999999999999999",
+    "a:b",
+    "a:",
+    ":x",
+    "x/y",
+];
+
+fn word_soup() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(WORDS), 0..60).prop_map(|w| w.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_word_soup_parses_or_is_refused(text in word_soup()) {
+        check(&text);
+    }
+
+    #[test]
+    fn any_string_parses_or_is_refused(text in "\\PC{0,200}") {
+        check(&text);
+    }
+
+    #[test]
+    fn any_link_line_parses_or_is_refused(
+        a in "[a-z]{1,3}(:[a-z0-9]{0,17})?",
+        b in "[a-z]{1,3}(:[a-z0-9]{0,17})?",
+        octet in 0u16..300,
+        prefix in 0u8..40,
+        option in "(mtu=[0-9]{0,7})?",
+    ) {
+        check(&format!("{a} 203.0.113.{octet}/{prefix} -- {b} {option}"));
+    }
+}
+
+#[test]
+fn the_corpus_parses_or_is_refused() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        check(&String::from_utf8_lossy(&bytes));
+        seen += 1;
+    }
+    assert!(seen >= 20, "the corpus is there");
+}
+
+#[test]
+fn hostile_sizes_are_refused_quickly() {
+    let ten_mb = "a -- b\n".repeat(10 * 1024 * 1024 / 7);
+    let e = parse(&ten_mb).unwrap_err();
+    assert!(e.message.contains("the limit is 1048576"), "{e}");
+    let many: String = (0..100_000).map(|i| format!("node n{i}\n")).collect();
+    assert!(parse(&many).is_err());
+    let just_over: String = (0..=MAX_NODES).map(|i| format!("node n{i}\n")).collect();
+    let e = parse(&just_over).unwrap_err();
+    assert_eq!(
+        (e.line, e.token.as_str()),
+        (MAX_NODES + 1, format!("n{MAX_NODES}").as_str())
+    );
+    assert!(e.message.contains("at most 4096 nodes"), "{e}");
+}
