@@ -185,7 +185,17 @@ struct Fresh {
 fn create_chain(nodes: &[Node], host: u64, home: u64) -> Result<Vec<Fresh>, Error> {
     let mut out = Vec::with_capacity(nodes.len());
     for (i, node) in nodes.iter().enumerate() {
-        let fd = namespace::create_and_enter().map_err(|e| namespace_error(e, &node.name))?;
+        let fd = namespace::create_and_enter().map_err(|(errno, retries)| {
+            let error = namespace_error(errno, &node.name);
+            if retries > 0 {
+                error.with_hint(format!(
+                    "the kernel kept refusing after {retries} retries over about 0.25 s; run fewer \
+                     tests at once (`--test-threads`)"
+                ))
+            } else {
+                error
+            }
+        })?;
         let inode = namespace::inode(&fd).map_err(|e| Error::io("reading a new namespace", e))?;
         if inode == home || inode == host {
             // Never configure the namespace we came from.

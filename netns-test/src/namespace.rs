@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 
+use nix::errno::Errno;
 use nix::sched::{CloneFlags, setns, unshare};
 
 /// The calling thread's current network namespace.
@@ -42,11 +43,33 @@ pub fn host_inode() -> u64 {
 }
 
 /// Moves the calling thread into a new, empty network namespace and returns a descriptor for it.
-/// The caller must move the thread back (see [`Entered`]).
-pub(crate) fn create_and_enter() -> Result<OwnedFd, nix::errno::Errno> {
-    unshare(CloneFlags::CLONE_NEWNET)?;
-    current().map_err(|e| nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+/// The thread stays there (builds run on a short-lived thread).
+///
+/// While the kernel still frees the namespaces of earlier tests it may refuse for a moment
+/// (EAGAIN, EBUSY, ENOMEM): such a refusal is retried, backing off from 1 ms, at most
+/// `TRANSIENT_RETRIES` times (about 0.25 s in all), then reported with the count.
+pub(crate) fn create_and_enter() -> Result<OwnedFd, (Errno, u32)> {
+    let mut attempt = 0;
+    loop {
+        match unshare(CloneFlags::CLONE_NEWNET) {
+            Ok(()) => break,
+            Err(Errno::EAGAIN | Errno::EBUSY | Errno::ENOMEM) if attempt < TRANSIENT_RETRIES => {
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+                attempt += 1;
+            }
+            Err(e) => return Err((e, attempt)),
+        }
+    }
+    current().map_err(|e| {
+        (
+            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            attempt,
+        )
+    })
 }
+
+/// How many times a transient refusal to create a namespace is retried.
+pub(crate) const TRANSIENT_RETRIES: u32 = 8;
 
 /// Moves the calling thread into the namespace `fd`.
 pub(crate) fn enter(fd: impl AsFd) -> io::Result<()> {

@@ -115,3 +115,42 @@ fn a_sysctl_the_kernel_lacks_names_the_node_and_the_key() {
     );
     assert!(message.contains("interface it names exists"), "{message}");
 }
+
+#[test]
+fn hostile_input_is_a_clear_error_and_writes_nothing() {
+    let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let ten_mb = "a -- b\n".repeat(10 << 20 >> 3);
+    let hundred_thousand_nodes: String = (0..100_000).map(|i| format!("n{i} -- m{i}\n")).collect();
+    let cases: [(&str, &str); 8] = [
+        ("a:x/y -- b", "does not accept"),
+        ("a:.. -- b", "cannot name an interface"),
+        ("a:x\0y -- b", "does not accept"),
+        ("a:abcdefghijklmnop -- b", "the kernel's limit is 15"),
+        (
+            "node a sysctl net.ipv4/../../kernel/core_pattern=x",
+            "malformed sysctl",
+        ),
+        (
+            "node a sysctl net.../kernel.core_pattern=x",
+            "malformed sysctl",
+        ),
+        (&ten_mb, "the limit is 1048576"),
+        (&hundred_thousand_nodes, "the limit is 1048576"),
+    ];
+    for (text, why) in cases {
+        let err = Net::build(text).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Topology, "{err}");
+        assert!(err.to_string().contains(why), "{err}");
+    }
+    let many: String = (0..5000).map(|i| format!("node n{i}\n")).collect();
+    assert!(
+        Net::build(&many)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 4096 nodes")
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        core_pattern
+    );
+}
