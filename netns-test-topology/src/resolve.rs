@@ -223,7 +223,6 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
     let mut allocator = Allocator::new();
     let mut next_eth = vec![0usize; b.nodes.len()];
     let mut links = Vec::new();
-    let mut switch_subnets: HashMap<usize, Vec<Cidr>> = HashMap::new();
     let mut switch_next_host: HashMap<usize, u128> = HashMap::new();
     let written = addresses.subnets.clone();
 
@@ -240,19 +239,17 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
         }
     }
 
+    let mut subnets = SwitchSubnets {
+        cidrs: &switch_cidrs,
+        auto_hosts: &auto_hosts,
+        written: &written,
+        allocated: HashMap::new(),
+    };
     for statement in &statements {
         match statement {
             Statement::Switch { name, .. } => {
                 let i = b.index[&name.value];
-                switch_subnets_of(
-                    i,
-                    name,
-                    &switch_cidrs,
-                    &auto_hosts,
-                    &mut allocator,
-                    &written,
-                    &mut switch_subnets,
-                )?;
+                subnets.of(i, name, &mut allocator)?;
             }
             Statement::Link { ends, mtu } => {
                 let [l, r] = ends.each_ref().map(|e| b.index[&e.node.value]);
@@ -280,18 +277,9 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
                         && !b.nodes[host].is_switch
                         && assigned[side].is_empty()
                     {
-                        let sw_end = &ends[1 - side].node;
-                        switch_subnets_of(
-                            sw,
-                            sw_end,
-                            &switch_cidrs,
-                            &auto_hosts,
-                            &mut allocator,
-                            &written,
-                            &mut switch_subnets,
-                        )?;
+                        let sw_subnets = subnets.of(sw, &ends[1 - side].node, &mut allocator)?;
                         assigned[side] = switch_host(
-                            &switch_subnets[&sw],
+                            sw_subnets,
                             switch_next_host.entry(sw).or_default(),
                             &mut addresses,
                         )
@@ -364,33 +352,38 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
     })
 }
 
-/// A switch's subnets: its own addresses', or an auto-addressed one allocated the first time the
-/// switch appears in a statement that needs it.
-fn switch_subnets_of(
-    sw: usize,
-    at: &Spanned<String>,
-    switch_cidrs: &HashMap<usize, Vec<Spanned<Cidr>>>,
-    auto_hosts: &HashMap<usize, usize>,
-    allocator: &mut Allocator,
-    written: &[Cidr],
-    switch_subnets: &mut HashMap<usize, Vec<Cidr>>,
-) -> Result<(), TopologyError> {
-    if switch_subnets.contains_key(&sw) {
-        return Ok(());
+/// The subnets of each switch: its own addresses', or an auto-addressed one allocated the first
+/// time the switch appears in a statement that needs it.
+struct SwitchSubnets<'a> {
+    cidrs: &'a HashMap<usize, Vec<Spanned<Cidr>>>,
+    auto_hosts: &'a HashMap<usize, usize>,
+    written: &'a [Cidr],
+    allocated: HashMap<usize, Vec<Cidr>>,
+}
+
+impl SwitchSubnets<'_> {
+    fn of(
+        &mut self,
+        sw: usize,
+        at: &Spanned<String>,
+        allocator: &mut Allocator,
+    ) -> Result<&[Cidr], TopologyError> {
+        if !self.allocated.contains_key(&sw) {
+            let cidrs = &self.cidrs[&sw];
+            let subnets = if cidrs.is_empty() {
+                let hosts = self.auto_hosts.get(&sw).copied().unwrap_or(0);
+                vec![
+                    allocator
+                        .subnet(hosts, self.written)
+                        .ok_or_else(|| exhausted(at))?,
+                ]
+            } else {
+                cidrs.iter().map(|c| c.value).collect()
+            };
+            self.allocated.insert(sw, subnets);
+        }
+        Ok(&self.allocated[&sw])
     }
-    let cidrs = &switch_cidrs[&sw];
-    let subnets = if cidrs.is_empty() {
-        let hosts = auto_hosts.get(&sw).copied().unwrap_or(0);
-        vec![
-            allocator
-                .subnet(hosts, written)
-                .ok_or_else(|| exhausted(at))?,
-        ]
-    } else {
-        cidrs.iter().map(|c| c.value).collect()
-    };
-    switch_subnets.insert(sw, subnets);
-    Ok(())
 }
 
 /// The next free address in each of a switch's subnets, for a host that names none.
