@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use netns_test::Node;
+use netns_test::{Net, Node};
 
 /// How long a test waits for a packet that should arrive. Replies normally take microseconds; a
 /// wait that runs out means the packet was lost.
@@ -50,4 +50,13 @@ pub fn unspecified(ip: IpAddr) -> IpAddr {
     } else {
         IpAddr::from([0u16; 8])
     }
+}
+
+/// From the calling thread (inside a test namespace), one datagram to node `to`'s `ip()` on
+/// `port`; panics unless it arrives intact.
+pub fn udp_across(net: &Net, to: &str, port: u16) {
+    netns_test::assert_not_in_host_netns();
+    let node = net.node(to);
+    let message = b"seen on the wire";
+    assert_eq!(udp_once(node, node.ip(), port, message).unwrap(), message);
 }

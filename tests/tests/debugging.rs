@@ -11,12 +11,7 @@ const TOPOLOGY: &str =
     "a 203.0.113.1/24 -- b 203.0.113.2/24\nroute a 198.51.100.0/24 via 203.0.113.2";
 
 fn send(net: &Net) {
-    netns_test::assert_not_in_host_netns();
-    let b = net.node("b");
-    assert_eq!(
-        netns_test_e2e::udp_once(b, b.ip(), 4000, b"seen on the wire").unwrap(),
-        b"seen on the wire"
-    );
+    netns_test_e2e::udp_across(net, "b", 4000);
 }
 
 #[netns_test(

@@ -3,22 +3,12 @@
 //! with `--test-threads=32`; every run must pass whole.
 
 use netns_test::{Net, netns_test};
-use netns_test_e2e::udp_once;
-
-fn across(net: &Net, to: &str) {
-    netns_test::assert_not_in_host_netns();
-    let node = net.node(to);
-    assert_eq!(
-        udp_once(node, node.ip(), 4100, b"stress").unwrap(),
-        b"stress"
-    );
-}
 
 macro_rules! stress {
     ($topology:literal, $node:literal, $to:literal; $($name:ident)*) => {$(
         #[netns_test(topology = $topology, node = $node)]
         fn $name(net: &Net) {
-            across(net, $to);
+            netns_test_e2e::udp_across(net, $to, 4100);
         }
     )*};
 }

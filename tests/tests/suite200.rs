@@ -7,9 +7,7 @@ macro_rules! pair_tests {
     ($($name:ident)*) => {$(
         #[netns_test(topology = "a -- b")]
         fn $name(net: &Net) {
-            netns_test::assert_not_in_host_netns();
-            let b = net.node("b");
-            assert_eq!(netns_test_e2e::udp_once(b, b.ip(), 4000, b"x").unwrap(), b"x");
+            netns_test_e2e::udp_across(net, "b", 4000);
         }
     )*};
 }
