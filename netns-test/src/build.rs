@@ -239,22 +239,52 @@ fn run_steps(
     socket: &mut Socket,
     namespaces: &[OwnedFd],
 ) -> Result<(), Error> {
-    if steps.is_empty() {
-        return Ok(());
-    }
-    let requests = steps
-        .iter()
-        .map(|step| request(topology, plan, node, step, namespaces))
-        .collect();
-    let results = socket.execute(requests, &mut |_| {}).map_err(|e| {
-        Error::io("talking to the kernel over netlink", e).on_node(&topology.nodes()[node].name)
-    })?;
-    for (step, result) in steps.iter().zip(results) {
-        if let Err(refusal) = result {
-            return Err(step_error(topology, node, step, refusal));
+    let mut pending: Vec<&Step> = steps.iter().collect();
+    let mut round = 0;
+    while !pending.is_empty() {
+        let requests = pending
+            .iter()
+            .map(|step| request(topology, plan, node, step, namespaces))
+            .collect();
+        let results = socket.execute(requests, &mut |_| {}).map_err(|e| {
+            Error::io("talking to the kernel over netlink", e).on_node(&topology.nodes()[node].name)
+        })?;
+        let failed: Vec<(&Step, Refusal)> = pending
+            .iter()
+            .zip(results)
+            .filter_map(|(step, result)| result.err().map(|refusal| (*step, refusal)))
+            .collect();
+        let Some((step, first)) = failed.first() else {
+            return Ok(());
+        };
+        // A refusal the kernel means as "not now" is sent again, with every later refusal of
+        // the batch (they may have failed only for want of it), in order; what succeeded stays.
+        if !is_transient(first.errno) || round == TRANSIENT_ROUNDS {
+            let mut error = step_error(topology, node, step, first.clone());
+            if round > 0 {
+                error = error.with_hint(format!(
+                    "still refused after {round} retries; run fewer tests at once (`--test-threads`)"
+                ));
+            }
+            return Err(error);
         }
+        std::thread::sleep(std::time::Duration::from_millis(1 << round));
+        round += 1;
+        pending = failed.into_iter().map(|(step, _)| step).collect();
     }
     Ok(())
+}
+
+/// How many times a batch's transient refusals are sent again.
+const TRANSIENT_ROUNDS: u32 = 8;
+
+/// Refusals the kernel gives while it is busy (still freeing earlier namespaces, short of
+/// memory for a moment): worth another try.
+fn is_transient(errno: Errno) -> bool {
+    matches!(
+        errno,
+        Errno::EBUSY | Errno::EAGAIN | Errno::ENOMEM | Errno::ENOBUFS
+    )
 }
 
 fn request(
