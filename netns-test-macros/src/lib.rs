@@ -1,5 +1,7 @@
 //! The `#[netns_test]` attribute. Use it through the `netns-test` crate, which re-exports it.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use proc_macro::TokenStream;

@@ -20,6 +20,8 @@
 //! route  NODE DEST dev IFACE
 //! ```
 
+#![warn(missing_docs)]
+
 mod cidr;
 mod error;
 mod lex;
