@@ -123,3 +123,24 @@ fn a_forty_host_switch_is_wired_in_order() {
     want.sort();
     assert_eq!(from, want);
 }
+
+/// 500 ports, the size the benchmark builds (where a 500-port switch once failed with ENOBUFS
+/// while waiting for link events): it builds, and the last host is reachable from the first.
+#[test]
+fn a_five_hundred_port_switch_builds() {
+    let text: String = (1..=500)
+        .map(|i| format!("h{i} -- s\n"))
+        .collect::<String>()
+        + "switch s";
+    let net = Net::build(&text).unwrap();
+    assert_eq!(net.nodes().count(), 501);
+    let (first, last) = (net.node("h1"), net.node("h500"));
+    assert_eq!(last.ip().to_string(), "198.18.1.244");
+    first.run(|| {
+        netns_test::assert_not_in_host_netns();
+        assert_eq!(
+            tcp_echo(last, last.ip(), 9400, b"across 500 ports").unwrap(),
+            b"across 500 ports"
+        );
+    });
+}
