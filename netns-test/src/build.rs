@@ -37,12 +37,20 @@ use crate::requests;
 const RTNLGRP_LINK: u32 = 1;
 const RTNLGRP_IPV6_ROUTE: u32 = 11;
 
-/// Builds `topology` and returns one namespace fd per node, in the topology's node order.
+/// A node's namespace, as built.
+pub(crate) struct Built {
+    /// The descriptor that keeps the namespace alive.
+    pub ns: OwnedFd,
+    /// Its inode, which identifies it.
+    pub inode: u64,
+}
+
+/// Builds `topology` and returns one namespace per node, in the topology's node order.
 ///
 /// The work runs on a thread of its own, which hops from namespace to namespace and ends with the
 /// build: in a user namespace a thread can never return to the host's namespace, and this way no
 /// caller's thread is ever moved.
-pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
+pub(crate) fn build(topology: &Topology) -> Result<Vec<Built>, Error> {
     if let Privilege::Unsupported { reason, errno } = crate::privilege::privilege() {
         return Err(Error::unsupported(
             "creating network namespaces",
@@ -64,12 +72,17 @@ pub(crate) fn build(topology: &Topology) -> Result<Vec<OwnedFd>, Error> {
     })
 }
 
-fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Vec<OwnedFd>, Error> {
+fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Vec<Built>, Error> {
     let plan = plan::plan(topology);
     let nodes = topology.nodes();
     raise_open_file_limit();
 
-    let (namespaces, mut sockets, reset_forwarding) = create_namespaces(nodes, host, home_inode)?;
+    let Created {
+        namespaces,
+        inodes,
+        mut sockets,
+        reset_forwarding,
+    } = create_namespaces(nodes, host, home_inode)?;
 
     for (i, steps) in plan.create.iter().enumerate() {
         run_steps(topology, &plan, i, steps, &mut sockets[i], &namespaces)?;
@@ -124,7 +137,11 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Vec<Own
             ));
         }
     }
-    Ok(namespaces)
+    Ok(namespaces
+        .into_iter()
+        .zip(inodes)
+        .map(|(ns, inode)| Built { ns, inode })
+        .collect())
 }
 
 /// Nodes per thread above which namespaces are made on several threads at once (one per core at
@@ -135,11 +152,7 @@ const NODES_PER_THREAD: usize = 4;
 
 /// Creates one namespace per node (each with IPv6 duplicate address detection off and a netlink
 /// socket inside), in node order. Returns whether new namespaces came with forwarding on.
-fn create_namespaces(
-    nodes: &[Node],
-    host: u64,
-    home: u64,
-) -> Result<(Vec<OwnedFd>, Vec<Socket>, bool), Error> {
+fn create_namespaces(nodes: &[Node], host: u64, home: u64) -> Result<Created, Error> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = nodes.len().div_ceil(NODES_PER_THREAD).clamp(1, cores);
     let chunk = nodes.len().div_ceil(threads);
@@ -160,22 +173,36 @@ fn create_namespaces(
                 .collect()
         })
     };
-    let mut namespaces = Vec::with_capacity(nodes.len());
-    let mut sockets = Vec::with_capacity(nodes.len());
-    let mut forwarding = false;
+    let mut created = Created {
+        namespaces: Vec::with_capacity(nodes.len()),
+        inodes: Vec::with_capacity(nodes.len()),
+        sockets: Vec::with_capacity(nodes.len()),
+        reset_forwarding: false,
+    };
     for part in parts {
         for fresh in part? {
-            namespaces.push(fresh.ns);
-            sockets.push(fresh.socket);
-            forwarding |= fresh.inherited_forwarding;
+            created.namespaces.push(fresh.ns);
+            created.inodes.push(fresh.inode);
+            created.sockets.push(fresh.socket);
+            created.reset_forwarding |= fresh.inherited_forwarding;
         }
     }
-    Ok((namespaces, sockets, forwarding))
+    Ok(created)
 }
 
-/// A node's new namespace, its netlink socket, and whether it came with forwarding on.
+/// Every node's new namespace, in node order, and whether new namespaces came with forwarding on
+/// (so it must be reset where the topology did not ask for it).
+struct Created {
+    namespaces: Vec<OwnedFd>,
+    inodes: Vec<u64>,
+    sockets: Vec<Socket>,
+    reset_forwarding: bool,
+}
+
+/// A node's new namespace, its inode, its netlink socket, and whether it came with forwarding on.
 struct Fresh {
     ns: OwnedFd,
+    inode: u64,
     socket: Socket,
     inherited_forwarding: bool,
 }
@@ -222,6 +249,7 @@ fn create_chain(nodes: &[Node], host: u64, home: u64) -> Result<Vec<Fresh>, Erro
             .map_err(|e| Error::io("opening a netlink socket", e).on_node(&node.name))?;
         out.push(Fresh {
             ns: fd,
+            inode,
             socket,
             inherited_forwarding: inherited,
         });

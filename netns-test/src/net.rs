@@ -59,22 +59,19 @@ impl Net {
 
     /// Builds an already parsed topology.
     pub fn from_topology(topology: Topology) -> Result<Net, Error> {
-        let namespaces = build::build(&topology)?;
+        let built = build::build(&topology)?;
         let commands = Arc::new(AtomicBool::new(false));
         let nodes = topology
             .nodes()
             .iter()
-            .zip(namespaces)
-            .map(|(spec, ns)| {
-                let inode = namespace::inode(&ns).unwrap_or(0);
-                Node {
-                    name: spec.name.clone(),
-                    ips: spec.addresses().map(|c| c.addr).collect(),
-                    ns: Arc::new(ns),
-                    inode,
-                    runtime: OnceLock::new(),
-                    commands: commands.clone(),
-                }
+            .zip(built)
+            .map(|(spec, build::Built { ns, inode })| Node {
+                name: spec.name.clone(),
+                ips: spec.addresses().map(|c| c.addr).collect(),
+                ns: Arc::new(ns),
+                inode,
+                runtime: OnceLock::new(),
+                commands: commands.clone(),
             })
             .collect();
         Ok(Net { topology, nodes })
