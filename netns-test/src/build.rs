@@ -277,30 +277,63 @@ fn run_steps(
         let results = socket.execute(requests, &mut |_| {}).map_err(|e| {
             Error::io("talking to the kernel over netlink", e).on_node(&topology.nodes()[node].name)
         })?;
-        let failed: Vec<(&Step, Refusal)> = pending
-            .iter()
-            .zip(results)
-            .filter_map(|(step, result)| result.err().map(|refusal| (*step, refusal)))
-            .collect();
-        let Some((step, first)) = failed.first() else {
-            return Ok(());
-        };
-        // A refusal the kernel means as "not now" is sent again, with every later refusal of
-        // the batch (they may have failed only for want of it), in order; what succeeded stays.
-        if !is_transient(first.errno) || round == TRANSIENT_ROUNDS {
-            let mut error = step_error(topology, node, step, first.clone());
-            if round > 0 {
-                error = error.with_hint(format!(
-                    "still refused after {round} retries; run fewer tests at once (`--test-threads`)"
-                ));
+        match next_round(&pending, results, round) {
+            Round::Done => return Ok(()),
+            Round::Again(refused) => {
+                std::thread::sleep(std::time::Duration::from_millis(1 << round));
+                round += 1;
+                pending = refused;
             }
-            return Err(error);
+            Round::Fail(step, refusal) => {
+                let mut error = step_error(topology, node, step, refusal);
+                if round > 0 {
+                    error = error.with_hint(format!(
+                        "still refused after {round} retries; run fewer tests at once \
+                         (`--test-threads`)"
+                    ));
+                }
+                return Err(error);
+            }
         }
-        std::thread::sleep(std::time::Duration::from_millis(1 << round));
-        round += 1;
-        pending = failed.into_iter().map(|(step, _)| step).collect();
     }
     Ok(())
+}
+
+/// What to do after a batch's answers.
+#[derive(Debug, PartialEq)]
+enum Round<'s, S> {
+    /// Every request succeeded.
+    Done,
+    /// Send these again, in this order.
+    Again(Vec<&'s S>),
+    /// Give up: this request's refusal is the error.
+    Fail(&'s S, Refusal),
+}
+
+/// The retry policy for one batch. A first refusal the kernel means as "not now" is sent again
+/// together with every later refusal of the batch (they may have failed only for want of it), in
+/// order; what succeeded is not sent again. Any other first refusal, or a transient one after
+/// `TRANSIENT_ROUNDS` rounds, fails.
+fn next_round<'s, S>(
+    pending: &[&'s S],
+    results: Vec<Result<(), Refusal>>,
+    round: u32,
+) -> Round<'s, S> {
+    let mut refused = pending
+        .iter()
+        .zip(results)
+        .filter_map(|(step, result)| result.err().map(|refusal| (*step, refusal)))
+        .peekable();
+    match refused.peek() {
+        None => Round::Done,
+        Some((_, first)) if is_transient(first.errno) && round < TRANSIENT_ROUNDS => {
+            Round::Again(refused.map(|(step, _)| step).collect())
+        }
+        Some(_) => {
+            let (step, refusal) = refused.next().expect("peeked");
+            Round::Fail(step, refusal)
+        }
+    }
 }
 
 /// How many times a batch's transient refusals are sent again.
@@ -611,4 +644,67 @@ fn raise_open_file_limit() {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(errno: Errno) -> Result<(), Refusal> {
+        Err(Refusal {
+            errno,
+            detail: None,
+        })
+    }
+
+    #[test]
+    fn a_transient_refusal_is_sent_again_with_what_failed_after_it() {
+        let steps = ["lo", "veth", "address", "route"];
+        let pending: Vec<&&str> = steps.iter().collect();
+        let results = vec![
+            Ok(()),
+            refused(Errno::EBUSY),
+            refused(Errno::ENODEV),
+            Ok(()),
+        ];
+        assert_eq!(
+            next_round(&pending, results, 0),
+            Round::Again(vec![&"veth", &"address"])
+        );
+    }
+
+    #[test]
+    fn a_lasting_refusal_fails_at_once_and_a_transient_one_after_the_bound() {
+        let steps = ["veth", "address"];
+        let pending: Vec<&&str> = steps.iter().collect();
+        let eexist = Refusal {
+            errno: Errno::EEXIST,
+            detail: None,
+        };
+        assert_eq!(
+            next_round(&pending, vec![Ok(()), Err(eexist.clone())], 0),
+            Round::Fail(&"address", eexist)
+        );
+        let enomem = Refusal {
+            errno: Errno::ENOMEM,
+            detail: None,
+        };
+        assert_eq!(
+            next_round(
+                &pending,
+                vec![Err(enomem.clone()), Ok(())],
+                TRANSIENT_ROUNDS - 1
+            ),
+            Round::Again(vec![&"veth"])
+        );
+        assert_eq!(
+            next_round(
+                &pending,
+                vec![Err(enomem.clone()), Ok(())],
+                TRANSIENT_ROUNDS
+            ),
+            Round::Fail(&"veth", enomem)
+        );
+        assert_eq!(next_round(&pending, vec![Ok(()), Ok(())], 3), Round::Done);
+    }
 }

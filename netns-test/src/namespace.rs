@@ -47,10 +47,23 @@ pub fn host_inode() -> u64 {
 /// (EAGAIN, EBUSY, ENOMEM): such a refusal is retried, backing off from 1 ms, at most
 /// `TRANSIENT_RETRIES` times (about 0.25 s in all), then reported with the count.
 pub(crate) fn create_and_enter() -> Result<OwnedFd, (Errno, u32)> {
+    let retries = retry_transient(|| unshare(CloneFlags::CLONE_NEWNET))?;
+    current().map_err(|e| {
+        (
+            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            retries,
+        )
+    })
+}
+
+/// Runs `op` until it succeeds or fails for good: EAGAIN, EBUSY and ENOMEM are tried again,
+/// backing off from 1 ms, at most `TRANSIENT_RETRIES` times. Returns how many retries it took,
+/// or the last errno and that count.
+fn retry_transient(mut op: impl FnMut() -> Result<(), Errno>) -> Result<u32, (Errno, u32)> {
     let mut attempt = 0;
     loop {
-        match unshare(CloneFlags::CLONE_NEWNET) {
-            Ok(()) => break,
+        match op() {
+            Ok(()) => return Ok(attempt),
             Err(Errno::EAGAIN | Errno::EBUSY | Errno::ENOMEM) if attempt < TRANSIENT_RETRIES => {
                 std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
                 attempt += 1;
@@ -58,12 +71,6 @@ pub(crate) fn create_and_enter() -> Result<OwnedFd, (Errno, u32)> {
             Err(e) => return Err((e, attempt)),
         }
     }
-    current().map_err(|e| {
-        (
-            Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-            attempt,
-        )
-    })
 }
 
 /// How many times a transient refusal to create a namespace is retried.
@@ -94,5 +101,27 @@ impl Entered {
 impl Drop for Entered {
     fn drop(&mut self) {
         let _ = enter(&self.back);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_refusals_are_retried_with_a_bound_and_counted() {
+        let mut left = [Errno::EAGAIN, Errno::ENOMEM, Errno::EBUSY].into_iter();
+        assert_eq!(retry_transient(|| left.next().map_or(Ok(()), Err)), Ok(3));
+        assert_eq!(
+            retry_transient(|| Err(Errno::EPERM)),
+            Err((Errno::EPERM, 0))
+        );
+        let mut calls = 0;
+        let result = retry_transient(|| {
+            calls += 1;
+            Err(Errno::EAGAIN)
+        });
+        assert_eq!(result, Err((Errno::EAGAIN, TRANSIENT_RETRIES)));
+        assert_eq!(calls, TRANSIENT_RETRIES + 1);
     }
 }
