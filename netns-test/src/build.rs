@@ -119,7 +119,7 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Vec<Bui
             .iter()
             .map(|&j| (plan.ifindex[i][j], node.interfaces[j].name.as_str()))
             .collect();
-        if await_ready(&mut sockets[i], node, &links, &plan.wait_ipv6[i])? {
+        if await_ready(&mut sockets[i], node, &links, &plan.wait_ipv6[i])?.is_some() {
             awaited = Some(i);
         }
     }
@@ -481,24 +481,45 @@ pub(crate) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
 }
 
 /// Waits, on netlink events, until the interfaces `links` are operationally up and the IPv6
-/// addresses `ipv6` have their local routes; false if there was nothing to wait for. A lost
-/// event (receive buffer overrun) makes it read the state afresh; 10 s without any event is an
-/// error.
+/// addresses `ipv6` have their local routes. Returns `None` if there was nothing to wait for,
+/// else how many times lost events (a receive buffer overrun) made it read the state afresh;
+/// 10 s without any event is an error.
 fn await_ready(
     socket: &mut Socket,
     node: &Node,
     links: &[(u32, &str)],
     ipv6: &[IpAddr],
-) -> Result<bool, Error> {
+) -> Result<Option<u32>, Error> {
     if links.is_empty() && ipv6.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
     let context =
         |e: io::Error| Error::io("waiting for interfaces to come up", e).on_node(&node.name);
-    socket.join(RTNLGRP_LINK).map_err(context)?;
-    if !ipv6.is_empty() {
-        socket.join(RTNLGRP_IPV6_ROUTE).map_err(context)?;
+    let groups: &[u32] = if ipv6.is_empty() {
+        &[RTNLGRP_LINK]
+    } else {
+        &[RTNLGRP_LINK, RTNLGRP_IPV6_ROUTE]
+    };
+    for &group in groups {
+        socket.join(group).map_err(context)?;
     }
+    let outcome = follow_events(socket, node, links, ipv6);
+    // Leave the groups and drop what is queued: the socket carries requests again.
+    for &group in groups {
+        socket.leave(group).map_err(context)?;
+    }
+    outcome.map(Some)
+}
+
+/// The wait itself: state read afresh, then events, until everything is ready.
+fn follow_events(
+    socket: &mut Socket,
+    node: &Node,
+    links: &[(u32, &str)],
+    ipv6: &[IpAddr],
+) -> Result<u32, Error> {
+    let context =
+        |e: io::Error| Error::io("waiting for interfaces to come up", e).on_node(&node.name);
     let names = links;
     let mut links: HashSet<u32> = links.iter().map(|&(index, _)| index).collect();
     let mut ipv6: HashSet<IpAddr> = ipv6.iter().copied().collect();
@@ -506,7 +527,7 @@ fn await_ready(
     let overrun = |e: &io::Error| e.raw_os_error() == Some(libc::ENOBUFS);
     // Each round reads the state afresh, then follows events; a lost event (the receive buffer
     // overran) starts a new round. The bound only guards against a kernel flooding us forever.
-    for _ in 0..64 {
+    for resyncs in 0..64 {
         let mut seen = |m: &RouteNetlinkMessage| settle(m, &mut links, &mut ipv6);
         let state = socket
             .dump(requests::get_links(), &mut seen)
@@ -551,7 +572,7 @@ fn await_ready(
             }
         }
         if !lost {
-            return Ok(true);
+            return Ok(resyncs);
         }
     }
     Err(Error::io(
@@ -649,6 +670,59 @@ fn raise_open_file_limit() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A receive buffer far too small for a switch's link events: the kernel overruns it
+    /// (ENOBUFS) while the wait runs, and the wait must read the state afresh and still see every
+    /// port come back up. Real namespaces, real ports, real events.
+    #[test]
+    fn an_overrun_receive_buffer_is_not_an_error() {
+        let text: String =
+            (1..=40).map(|i| format!("h{i} -- s\n")).collect::<String>() + "switch s";
+        let net = crate::Net::build(&text).unwrap();
+        let plan = plan::plan(net.topology());
+        let s = net.topology().node_index("s").unwrap();
+        let switch = &net.topology().nodes()[s];
+        let ports: Vec<(u32, &str)> = plan.wait_up[s]
+            .iter()
+            .map(|&j| (plan.ifindex[s][j], switch.interfaces[j].name.as_str()))
+            .collect();
+        let ns = net.node("s").ns().clone();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    namespace::enter(&*ns).unwrap();
+                    let mut watcher = Socket::open().unwrap();
+                    watcher.set_receive_buffer(1).unwrap(); // the kernel's minimum
+                    watcher.join(RTNLGRP_LINK).unwrap();
+                    let mut control = Socket::open().unwrap();
+                    for up in [false, true] {
+                        let toggles = ports
+                            .iter()
+                            .map(|&(index, _)| {
+                                let mut m = netlink_packet_route::link::LinkMessage::default();
+                                m.header.index = index;
+                                m.header.change_mask = netlink_packet_route::link::LinkFlags::Up;
+                                if up {
+                                    m.header.flags = netlink_packet_route::link::LinkFlags::Up;
+                                }
+                                (Kind::Change, RouteNetlinkMessage::SetLink(m))
+                            })
+                            .collect();
+                        let results = control.execute(toggles, &mut |_| {}).unwrap();
+                        assert!(results.iter().all(Result::is_ok));
+                    }
+                    // 80 state changes have overrun the watcher by now: the wait meets ENOBUFS.
+                    let switch_node = &net.topology().nodes()[s];
+                    let resyncs = await_ready(&mut watcher, switch_node, &ports, &[]).unwrap();
+                    assert!(
+                        resyncs.is_some_and(|n| n >= 1),
+                        "no overrun happened: {resyncs:?}"
+                    );
+                })
+                .join()
+                .unwrap()
+        });
+    }
 
     fn refused(errno: Errno) -> Result<(), Refusal> {
         Err(Refusal {

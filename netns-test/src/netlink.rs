@@ -27,6 +27,7 @@ const RECEIVE_BUFFER: usize = 1 << 20;
 
 const SOL_NETLINK: libc::c_int = 270;
 const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
+const NETLINK_DROP_MEMBERSHIP: libc::c_int = 2;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 const NETLINK_EXT_ACK: libc::c_int = 11;
 const NLMSG_ERROR: u16 = 2;
@@ -88,6 +89,30 @@ impl Socket {
             seq: 0,
             buf: vec![0; 64 * 1024],
         })
+    }
+
+    /// Unsubscribes from a multicast group and discards whatever is queued, lost-event errors
+    /// included, so the socket can carry requests again.
+    pub fn leave(&mut self, group: u32) -> io::Result<()> {
+        set_int(
+            self.fd.as_fd(),
+            NETLINK_DROP_MEMBERSHIP,
+            group as libc::c_int,
+        )?;
+        loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::MSG_DONTWAIT) {
+                Ok(_) | Err(Errno::ENOBUFS) | Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Shrinks (or grows) the receive buffer, within the system's limits; tests use it to make
+    /// the kernel overrun it.
+    #[cfg(test)]
+    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
+        Ok(setsockopt(&self.fd, sockopt::RcvBuf, &bytes)?)
     }
 
     /// Subscribes to a multicast group (`RTNLGRP_*`).
@@ -167,9 +192,10 @@ impl Socket {
             let mut messages = Vec::new();
             let mut done = false;
             let mut interrupted = false;
+            let mut overrun = false;
             let mut failure = None;
             while !done {
-                self.receive(&mut |header, payload| {
+                let received = self.receive(&mut |header, payload| {
                     if header.sequence_number != seq {
                         if let Payload::Message(m) = payload {
                             notify(&m);
@@ -187,10 +213,19 @@ impl Socket {
                         Payload::Message(m) => messages.push(m),
                     }
                     Ok(())
-                })?;
+                });
+                match received {
+                    // Notifications were lost; the dump itself is flow-controlled and goes on.
+                    // Read it to its end (a new dump cannot start before), then say so.
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => overrun = true,
+                    other => other?,
+                }
             }
             if let Some(e) = failure {
                 return Err(e);
+            }
+            if overrun {
+                return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
             }
             if !interrupted {
                 return Ok(messages);
