@@ -27,7 +27,7 @@ use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteType};
 use netns_test_topology::{Node, Topology};
 use nix::errno::Errno;
 
-use crate::error::Error;
+use crate::error::{Error, TRANSIENT_RETRIES, back_off, is_transient};
 use crate::namespace;
 use crate::netlink::{Kind, Refusal, Socket};
 use crate::plan::{self, Plan, Step};
@@ -280,7 +280,7 @@ fn run_steps(
         match next_round(&pending, results, round) {
             Round::Done => return Ok(()),
             Round::Again(refused) => {
-                std::thread::sleep(std::time::Duration::from_millis(1 << round));
+                back_off(round);
                 round += 1;
                 pending = refused;
             }
@@ -313,7 +313,7 @@ enum Round<'s, S> {
 /// The retry policy for one batch. A first refusal the kernel means as "not now" is sent again
 /// together with every later refusal of the batch (they may have failed only for want of it), in
 /// order; what succeeded is not sent again. Any other first refusal, or a transient one after
-/// `TRANSIENT_ROUNDS` rounds, fails.
+/// `TRANSIENT_RETRIES` rounds, fails.
 fn next_round<'s, S>(
     pending: &[&'s S],
     results: Vec<Result<(), Refusal>>,
@@ -326,7 +326,7 @@ fn next_round<'s, S>(
         .peekable();
     match refused.peek() {
         None => Round::Done,
-        Some((_, first)) if is_transient(first.errno) && round < TRANSIENT_ROUNDS => {
+        Some((_, first)) if is_transient(first.errno) && round < TRANSIENT_RETRIES => {
             Round::Again(refused.map(|(step, _)| step).collect())
         }
         Some(_) => {
@@ -334,18 +334,6 @@ fn next_round<'s, S>(
             Round::Fail(step, refusal)
         }
     }
-}
-
-/// How many times a batch's transient refusals are sent again.
-const TRANSIENT_ROUNDS: u32 = 8;
-
-/// Refusals the kernel gives while it is busy (still freeing earlier namespaces, short of
-/// memory for a moment): worth another try.
-fn is_transient(errno: Errno) -> bool {
-    matches!(
-        errno,
-        Errno::EBUSY | Errno::EAGAIN | Errno::ENOMEM | Errno::ENOBUFS
-    )
 }
 
 fn request(
@@ -767,7 +755,7 @@ mod tests {
             next_round(
                 &pending,
                 vec![Err(enomem.clone()), Ok(())],
-                TRANSIENT_ROUNDS - 1
+                TRANSIENT_RETRIES - 1
             ),
             Round::Again(vec![&"veth"])
         );
@@ -775,7 +763,7 @@ mod tests {
             next_round(
                 &pending,
                 vec![Err(enomem.clone()), Ok(())],
-                TRANSIENT_ROUNDS
+                TRANSIENT_RETRIES
             ),
             Round::Fail(&"veth", enomem)
         );

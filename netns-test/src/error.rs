@@ -167,6 +167,24 @@ impl Error {
     }
 }
 
+/// How many times a refusal the kernel means as "not now" is tried again.
+pub(crate) const TRANSIENT_RETRIES: u32 = 8;
+
+/// Refusals the kernel gives while it is busy (still freeing earlier namespaces, short of memory
+/// for a moment): worth another try.
+pub(crate) fn is_transient(errno: Errno) -> bool {
+    matches!(
+        errno,
+        Errno::EBUSY | Errno::EAGAIN | Errno::ENOMEM | Errno::ENOBUFS
+    )
+}
+
+/// The pause before retry number `attempt` (from 0): 1 ms, doubling, about 0.25 s over all
+/// `TRANSIENT_RETRIES`.
+pub(crate) fn back_off(attempt: u32) {
+    std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+}
+
 /// What to do, for the errnos whose remedy does not depend on the operation.
 fn default_hint(errno: Errno) -> Option<String> {
     Some(match errno {

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, setns, unshare};
 
+use crate::error::{TRANSIENT_RETRIES, back_off, is_transient};
+
 /// The calling thread's current network namespace.
 pub(crate) fn current() -> io::Result<OwnedFd> {
     Ok(File::open("/proc/thread-self/ns/net")?.into())
@@ -56,25 +58,22 @@ pub(crate) fn create_and_enter() -> Result<OwnedFd, (Errno, u32)> {
     })
 }
 
-/// Runs `op` until it succeeds or fails for good: EAGAIN, EBUSY and ENOMEM are tried again,
-/// backing off from 1 ms, at most `TRANSIENT_RETRIES` times. Returns how many retries it took,
+/// Runs `op` until it succeeds or fails for good: a transient refusal is tried again, backing
+/// off from 1 ms, at most `TRANSIENT_RETRIES` times. Returns how many retries it took,
 /// or the last errno and that count.
 fn retry_transient(mut op: impl FnMut() -> Result<(), Errno>) -> Result<u32, (Errno, u32)> {
     let mut attempt = 0;
     loop {
         match op() {
             Ok(()) => return Ok(attempt),
-            Err(Errno::EAGAIN | Errno::EBUSY | Errno::ENOMEM) if attempt < TRANSIENT_RETRIES => {
-                std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+            Err(e) if is_transient(e) && attempt < TRANSIENT_RETRIES => {
+                back_off(attempt);
                 attempt += 1;
             }
             Err(e) => return Err((e, attempt)),
         }
     }
 }
-
-/// How many times a transient refusal to create a namespace is retried.
-pub(crate) const TRANSIENT_RETRIES: u32 = 8;
 
 /// Moves the calling thread into the namespace `fd`.
 pub(crate) fn enter(fd: impl AsFd) -> io::Result<()> {
