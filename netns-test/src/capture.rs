@@ -17,7 +17,6 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::LinkAttribute;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
-use crate::namespace;
 use crate::net::Net;
 use crate::netlink::Socket;
 use crate::requests;
@@ -51,20 +50,11 @@ impl Capture {
         std::fs::create_dir_all(&dir)?;
         let mut files = Vec::new();
         let mut taps = Vec::new();
-        // Sockets and interface names are read inside each node, on a thread that ends after.
-        let opened: io::Result<Vec<Opened>> = std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    net.nodes()
-                        .map(|node| {
-                            namespace::enter(&**node.ns())?;
-                            Ok((packet_socket()?, interfaces()?))
-                        })
-                        .collect()
-                })
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        });
+        // Sockets and interface names are read inside each node.
+        let opened: io::Result<Vec<Opened>> = net
+            .in_each_node(|_| Ok((packet_socket()?, interfaces()?)))
+            .into_iter()
+            .collect();
         for (node, (socket, ifaces)) in net.nodes().zip(opened?) {
             let mut writers = HashMap::new();
             for (index, name) in ifaces {

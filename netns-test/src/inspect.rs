@@ -9,7 +9,6 @@ use netlink_packet_route::address::AddressAttribute;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, State};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 
-use crate::namespace;
 use crate::net::Net;
 use crate::netlink::Socket;
 use crate::requests;
@@ -22,26 +21,19 @@ struct Interface {
 }
 
 /// Every node's interfaces (name, state, MTU, addresses; link-local IPv6 left out) and routes
-/// (main table), one aligned block per node. Read on a thread of its own that visits each node.
+/// (main table), one aligned block per node.
 pub(crate) fn describe(net: &Net) -> String {
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                let mut out = String::new();
-                for node in net.nodes() {
-                    let _ = writeln!(out, "{}", node.name());
-                    match namespace::enter(&**node.ns()).and_then(|()| read_node()) {
-                        Ok(text) => out.push_str(&text),
-                        Err(e) => {
-                            let _ = writeln!(out, "  (cannot read: {e})");
-                        }
-                    }
-                }
-                out
-            })
-            .join()
-            .unwrap_or_else(|_| "  (reading the topology panicked)\n".to_string())
-    })
+    let mut out = String::new();
+    for (node, text) in net.nodes().zip(net.in_each_node(|_| read_node())) {
+        let _ = writeln!(out, "{}", node.name());
+        match text {
+            Ok(text) => out.push_str(&text),
+            Err(e) => {
+                let _ = writeln!(out, "  (cannot read: {e})");
+            }
+        }
+    }
+    out
 }
 
 fn read_node() -> std::io::Result<String> {

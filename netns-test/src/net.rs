@@ -101,6 +101,26 @@ impl Net {
         self.nodes.iter()
     }
 
+    /// Runs `f` inside each node in turn, on one short-lived thread that hops from node to node
+    /// (a thread of a user namespace cannot return to the host's namespace, so no caller's thread
+    /// is used). Returns each node's result, in node order.
+    pub(crate) fn in_each_node<T: Send>(
+        &self,
+        mut f: impl FnMut(&Node) -> std::io::Result<T> + Send,
+    ) -> Vec<std::io::Result<T>> {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    self.nodes
+                        .iter()
+                        .map(|node| namespace::enter(&*node.ns).and_then(|()| f(node)))
+                        .collect()
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
     /// The validated topology this net was built from.
     pub fn topology(&self) -> &Topology {
         &self.topology

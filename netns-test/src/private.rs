@@ -73,13 +73,7 @@ pub fn run<R: TestOutput>(spec: &TestSpec, body: impl FnOnce(&Net) -> R) -> R {
             spec.name
         ),
     };
-    let node = match spec.node {
-        Some(name) => net.node(name),
-        None => net
-            .nodes()
-            .next()
-            .expect("a topology has at least one node"),
-    };
+    let node = body_node(&net, spec.node);
     let entered = node
         .enter()
         .unwrap_or_else(|e| panic!("netns-test: cannot enter node `{}`: {e}", node.name()));
@@ -165,6 +159,17 @@ fn report_failure(net: &Net, spec: &TestSpec, capture: Option<Capture>) {
     eprint!("{report}");
 }
 
+/// The node a body runs in: the one named, else the first of the topology.
+fn body_node<'n>(net: &'n Net, name: Option<&str>) -> &'n crate::Node {
+    match name {
+        Some(name) => net.node(name),
+        None => net
+            .nodes()
+            .next()
+            .expect("a topology has at least one node"),
+    }
+}
+
 /// A tokio runtime whose every thread (workers and blocking pool) lives inside the namespace
 /// `ns`. Built from any thread: each new runtime thread moves itself into the node when it starts.
 pub fn runtime(
@@ -173,13 +178,7 @@ pub fn runtime(
     multi_thread: bool,
     workers: usize,
 ) -> tokio::runtime::Runtime {
-    let node = match node {
-        Some(name) => net.node(name),
-        None => net
-            .nodes()
-            .next()
-            .expect("a topology has at least one node"),
-    };
+    let node = body_node(net, node);
     runtime_in(node.ns(), node.name(), multi_thread, workers).unwrap_or_else(|e| {
         panic!(
             "netns-test: cannot start a tokio runtime in node `{}`: {e}",
