@@ -15,7 +15,9 @@
 //! ```text
 //! node   NAME [forward] [sysctl KEY=VALUE]...
 //! switch NAME [CIDR]...
-//! [link] END -- END [OPTION]...          END = NODE[:IFACE] [CIDR]...   OPTION = mtu=N
+//! [link] END -- END [OPTION]...          END = NODE[:IFACE] [CIDR]...
+//!        OPTION = mtu=N | delay=DUR | jitter=DUR | loss=PCT | rate=RATE | seed=N
+//!        DUR: 500us, 20ms, 1s   PCT: 1%, 0.5%   RATE: 500kbit, 10mbit, 1gbit
 //! route  NODE DEST via GATEWAY           DEST = CIDR | default
 //! route  NODE DEST dev IFACE
 //! ```
@@ -23,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod cidr;
+mod conditions;
 mod error;
 mod lex;
 mod model;
@@ -31,7 +34,9 @@ mod syntax;
 
 pub use cidr::{Cidr, CidrError};
 pub use error::TopologyError;
-pub use model::{Interface, InterfaceKind, Link, LinkEnd, Node, Route, RouteVia, Topology};
+pub use model::{
+    Interface, InterfaceKind, Link, LinkConditions, LinkEnd, Node, Route, RouteVia, Topology,
+};
 
 /// The interface name of the bridge inside every switch node.
 pub const BRIDGE_NAME: &str = "br0";
@@ -48,6 +53,9 @@ pub const MAX_TEXT_BYTES: usize = 1 << 20;
 
 /// The most nodes a topology may have (each is a network namespace).
 pub const MAX_NODES: usize = 4096;
+
+/// The longest `delay=` or `jitter=` accepted, in nanoseconds (an hour).
+pub const MAX_DELAY_NS: u64 = 3_600 * 1_000_000_000;
 
 /// The block auto-addressing draws its /24 subnets from (RFC 2544's range for network tests).
 pub const AUTO_BLOCK: &str = "198.18.0.0/15";

@@ -100,6 +100,25 @@ pub struct Link {
     pub ends: [LinkEnd; 2],
     /// The MTU of both ends, when set.
     pub mtu: Option<u32>,
+    /// The link's conditions, when any of `delay=`, `jitter=`, `loss=`, `rate=` or `seed=` is
+    /// written (even as zero): such a link carries its traffic through a relay that applies them.
+    pub conditions: Option<LinkConditions>,
+}
+
+/// The conditions written on a link, applied in both directions, in whole units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct LinkConditions {
+    /// `delay=`: the one-way delay, in nanoseconds.
+    pub delay_ns: u64,
+    /// `jitter=`: each packet's delay varies uniformly by up to this much either way, in
+    /// nanoseconds, without reordering the packets of a flow.
+    pub jitter_ns: u64,
+    /// `loss=`: the share of packets lost, in parts per billion (100% is 1,000,000,000).
+    pub loss_ppb: u32,
+    /// `rate=`: the link's rate in bits per second; `None` for as fast as the relay goes.
+    pub rate_bps: Option<u64>,
+    /// `seed=`: the seed of the link's random choices; `None` to derive one from the test.
+    pub seed: Option<u64>,
 }
 
 /// One end of a link.

@@ -251,7 +251,8 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
                 let i = b.index[&name.value];
                 subnets.of(i, name, &mut allocator)?;
             }
-            Statement::Link { ends, mtu } => {
+            Statement::Link { ends, options } => {
+                let mtu = &options.mtu;
                 let [l, r] = ends.each_ref().map(|e| b.index[&e.node.value]);
                 if l == r {
                     return Err(ends[1].node.error(format!(
@@ -316,6 +317,7 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
                 links.push(Link {
                     ends: link_ends,
                     mtu: *mtu,
+                    conditions: options.conditions,
                 });
             }
             _ => {}

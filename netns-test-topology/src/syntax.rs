@@ -66,7 +66,7 @@ pub(crate) enum Statement {
     },
     Link {
         ends: [End; 2],
-        mtu: Option<u32>,
+        options: crate::conditions::LinkOptions,
     },
     Route {
         node: Spanned<String>,
@@ -329,46 +329,24 @@ fn link(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         return Err(err(extra, hint));
     }
     let (right, options) = end(right_tokens)?;
-    let mut mtu = None;
-    for option in options {
-        let Some((key, value)) = option.text.split_once('=') else {
-            return Err(err(option, unknown_word(option)));
-        };
-        match key {
-            "mtu" => {
-                let n = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (68..=65535).contains(n))
-                    .ok_or_else(|| {
-                        err(
-                            option,
-                            format!(
-                                "bad MTU in `{}`: an MTU is a whole number from 68 to 65535",
-                                option.text
-                            ),
-                        )
-                    })?;
-                mtu = Some(n);
-            }
-            _ => {
-                return Err(err(
-                    option,
-                    format!("unknown link option `{}`: expected `mtu=N`", option.text),
-                ));
-            }
-        }
+    if let Some(word) = options.iter().find(|t| !t.text.contains('=')) {
+        return Err(err(word, unknown_word(word)));
     }
+    let options = crate::conditions::parse(options)?;
     Ok(Statement::Link {
         ends: [left, right],
-        mtu,
+        options,
     })
 }
 
 /// What to say about a word that is neither an address nor an option.
 fn unknown_word(token: &Token<'_>) -> String {
     if token.text.contains('=') {
-        format!("unknown link option `{}`: expected `mtu=N`", token.text)
+        format!(
+            "unknown link option `{}`: expected `mtu=N`, `delay=DUR`, `jitter=DUR`, `loss=PCT`, \
+             `rate=RATE` or `seed=N`",
+            token.text
+        )
     } else if looks_like_address(token.text) {
         cidr(token).err().map(|e| e.message).unwrap_or_default()
     } else {

@@ -216,3 +216,51 @@ fn every_rejection_names_line_column_and_token() {
         }
     }
 }
+
+#[test]
+fn link_conditions_are_parsed_in_whole_units() {
+    let t = parse("a -- b delay=50ms jitter=10ms loss=20% rate=10mbit seed=7 mtu=1400\nb -- c")
+        .unwrap();
+    let c = t.links()[0].conditions.expect("conditions");
+    assert_eq!(
+        c,
+        LinkConditions {
+            delay_ns: 50_000_000,
+            jitter_ns: 10_000_000,
+            loss_ppb: 200_000_000,
+            rate_bps: Some(10_000_000),
+            seed: Some(7),
+        }
+    );
+    assert_eq!(t.links()[0].mtu, Some(1400));
+    assert_eq!(t.links()[1].conditions, None, "a plain link stays plain");
+    let zero = parse("a -- b delay=0ms").unwrap();
+    assert_eq!(
+        zero.links()[0].conditions,
+        Some(LinkConditions::default()),
+        "a written zero still asks for a conditioned link"
+    );
+}
+
+#[test]
+fn bad_link_conditions_name_the_token() {
+    let (line, column, token, message) = fails("a -- b\na -- c delay=50");
+    assert_eq!((line, column, token.as_str()), (2, 8, "delay=50"));
+    assert!(message.contains("no unit"), "{message}");
+    let (_, column, token, message) = fails("a -- b loss=120%");
+    assert_eq!((column, token.as_str()), (8, "loss=120%"));
+    assert!(message.contains("over 100%"), "{message}");
+    let (_, _, token, message) = fails("a -- b jitter=-5ms");
+    assert_eq!(token, "jitter=-5ms");
+    assert!(message.contains("negative"), "{message}");
+    let (_, _, token, message) = fails("a -- b rate=10mbps");
+    assert_eq!(token, "rate=10mbps");
+    assert!(message.contains("ambiguous"), "{message}");
+    let (_, _, token, message) = fails("a -- b delay=1ms delay=2ms");
+    assert_eq!(token, "delay=2ms");
+    assert!(message.contains("twice"), "{message}");
+    let (_, _, _, message) = fails("a -- b seed=x");
+    assert!(message.contains("bad seed"), "{message}");
+    let (_, _, _, message) = fails("a -- b color=red");
+    assert!(message.contains("delay=DUR"), "{message}");
+}
