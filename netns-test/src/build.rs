@@ -45,12 +45,31 @@ pub(crate) struct Built {
     pub inode: u64,
 }
 
+/// The relay namespace of a topology with conditioned links, and the relay's two port sockets
+/// for each conditioned link, by link index.
+pub(crate) struct Relayed {
+    /// The descriptor that keeps the relay namespace alive.
+    pub ns: OwnedFd,
+    /// `(link index, [socket on the port paired with end 0, ... with end 1])`.
+    pub ports: Vec<(usize, [OwnedFd; 2])>,
+}
+
+/// What a build hands to the runtime.
+pub(crate) struct Output {
+    /// One namespace per node, in the topology's node order.
+    pub nodes: Vec<Built>,
+    /// The relay's namespace and ports, if any link has conditions.
+    pub relayed: Option<Relayed>,
+    /// Per link, the interface index of each end in its node.
+    pub link_ifindex: Vec<[u32; 2]>,
+}
+
 /// Builds `topology` and returns one namespace per node, in the topology's node order.
 ///
 /// The work runs on a thread of its own, which hops from namespace to namespace and ends with the
 /// build: in a user namespace a thread can never return to the host's namespace, and this way no
 /// caller's thread is ever moved.
-pub(crate) fn build(topology: &Topology) -> Result<Vec<Built>, Error> {
+pub(crate) fn build(topology: &Topology) -> Result<Output, Error> {
     if let Privilege::Unsupported { reason, errno } = crate::privilege::privilege() {
         return Err(Error::unsupported(
             "creating network namespaces",
@@ -72,17 +91,22 @@ pub(crate) fn build(topology: &Topology) -> Result<Vec<Built>, Error> {
     })
 }
 
-fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Vec<Built>, Error> {
+fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output, Error> {
     let plan = plan::plan(topology);
     let nodes = topology.nodes();
     raise_open_file_limit();
 
     let Created {
-        namespaces,
+        mut namespaces,
         inodes,
         mut sockets,
         reset_forwarding,
     } = create_namespaces(nodes, host, home_inode)?;
+    if plan.relay().is_some() {
+        let (ns, socket) = create_relay_namespace(host, home_inode)?;
+        namespaces.push(ns);
+        sockets.push(socket);
+    }
 
     for (i, steps) in plan.create.iter().enumerate() {
         run_steps(topology, &plan, i, steps, &mut sockets[i], &namespaces)?;
@@ -137,11 +161,83 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Vec<Bui
             ));
         }
     }
-    Ok(namespaces
-        .into_iter()
-        .zip(inodes)
-        .map(|(ns, inode)| Built { ns, inode })
-        .collect())
+    let relayed = match plan.relay() {
+        Some(r) => {
+            let ns = namespaces.pop().expect("the relay namespace is last");
+            Some(Relayed {
+                ports: open_relay_ports(topology, &plan, r, &ns)?,
+                ns,
+            })
+        }
+        None => None,
+    };
+    let link_ifindex = topology
+        .links()
+        .iter()
+        .map(|l| l.ends.map(|e| plan.ifindex[e.node][e.iface]))
+        .collect();
+    Ok(Output {
+        link_ifindex,
+        nodes: namespaces
+            .into_iter()
+            .zip(inodes)
+            .map(|(ns, inode)| Built { ns, inode })
+            .collect(),
+        relayed,
+    })
+}
+
+/// The namespace holding the relay's ports: IPv6 off before any port exists, so the ports never
+/// send router solicitations or multicast reports into the nodes' links.
+fn create_relay_namespace(host: u64, home: u64) -> Result<(OwnedFd, Socket), Error> {
+    let context = |e: Error| e.on_node("(link relay)");
+    let fd = namespace::create_and_enter().map_err(|(errno, _)| {
+        context(Error::kernel(
+            "creating the namespace of the conditioned links' relay",
+            errno,
+            None,
+        ))
+    })?;
+    let inode = namespace::inode(&fd).map_err(|e| Error::io("reading a new namespace", e))?;
+    if inode == home || inode == host {
+        return Err(
+            Error::kernel("creating a network namespace", Errno::EINVAL, None).with_hint(
+                "unshare(CLONE_NEWNET) returned without a new namespace; refusing to configure",
+            ),
+        );
+    }
+    for key in [
+        "net.ipv6.conf.all.disable_ipv6",
+        "net.ipv6.conf.default.disable_ipv6",
+    ] {
+        write_sysctl(key, "1", true).map_err(context)?;
+    }
+    let socket = Socket::open().map_err(|e| context(Error::io("opening a netlink socket", e)))?;
+    Ok((fd, socket))
+}
+
+/// Opens the relay's packet sockets on its ports, from inside the relay namespace `ns`.
+fn open_relay_ports(
+    topology: &Topology,
+    plan: &Plan,
+    relay: usize,
+    ns: &OwnedFd,
+) -> Result<Vec<(usize, [OwnedFd; 2])>, Error> {
+    namespace::enter(ns).map_err(|e| Error::io("entering the relay's namespace", e))?;
+    let mut out = Vec::with_capacity(plan.relayed.len());
+    for (c, &link) in plan.relayed.iter().enumerate() {
+        let open = |side: usize| {
+            crate::relay::open_port(plan.ifindex[relay][2 * c + side]).map_err(|e| {
+                let end = topology.links()[link].ends[side];
+                let node = &topology.nodes()[end.node];
+                Error::io("opening the conditioned link's relay (a packet socket)", e)
+                    .on_node(&node.name)
+                    .on_interface(&node.interfaces[end.iface].name)
+            })
+        };
+        out.push((link, [open(0)?, open(1)?]));
+    }
+    Ok(out)
 }
 
 /// Nodes per thread above which namespaces are made on several threads at once (one per core at
@@ -361,17 +457,43 @@ fn request(
                 name: &topology.nodes()[node].interfaces[iface].name,
                 index: index(iface),
                 mtu,
+                max_segments: None,
             };
             let peer = requests::VethEnd {
                 name: &topology.nodes()[peer_node].interfaces[peer_iface].name,
                 index: plan.ifindex[peer_node][peer_iface],
                 mtu,
+                max_segments: None,
             };
             let peer_ns = namespaces[peer_node].as_raw_fd();
             (
                 Kind::Create,
                 requests::new_veth(local, bridge.map(index), peer, peer_ns),
             )
+        }
+        Step::RelayPort {
+            port,
+            link,
+            side,
+            mtu,
+            per_packet,
+        } => {
+            let end = topology.links()[link].ends[side];
+            let name = plan::relay_port_name(link, side);
+            let local = requests::VethEnd {
+                name: &name,
+                index: index(port),
+                mtu,
+                max_segments: None,
+            };
+            let peer = requests::VethEnd {
+                name: &topology.nodes()[end.node].interfaces[end.iface].name,
+                index: plan.ifindex[end.node][end.iface],
+                mtu,
+                max_segments: per_packet.then_some(1),
+            };
+            let peer_ns = namespaces[end.node].as_raw_fd();
+            (Kind::Create, requests::new_veth(local, None, peer, peer_ns))
         }
         Step::PeerUp { iface, bridge } => (
             Kind::Change,
@@ -392,6 +514,19 @@ fn request(
 
 /// Names what failed and, where the errno says it, what to do.
 pub(crate) fn step_error(topology: &Topology, node: usize, step: &Step, refusal: Refusal) -> Error {
+    if let Step::RelayPort { link, side, .. } = *step {
+        // Made from the relay namespace, but what fails is the node's end of the link.
+        let end = topology.links()[link].ends[side];
+        let n = &topology.nodes()[end.node];
+        let other = &topology.nodes()[topology.links()[link].ends[1 - side].node].name;
+        return Error::kernel(
+            format!("creating the conditioned link's interface toward node `{other}`"),
+            refusal.errno,
+            refusal.detail,
+        )
+        .on_node(&n.name)
+        .on_interface(&n.interfaces[end.iface].name);
+    }
     let n = &topology.nodes()[node];
     let name = |j: usize| n.interfaces[j].name.as_str();
     let (iface, operation, hint) = match *step {
@@ -409,6 +544,7 @@ pub(crate) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
             "bringing the switch's bridge up".to_string(),
             None,
         ),
+        Step::RelayPort { .. } => unreachable!("handled above"),
         Step::Veth {
             iface,
             peer_node,

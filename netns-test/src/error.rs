@@ -34,6 +34,9 @@ pub enum ErrorKind {
     Unsupported,
     /// Reading a file or another I/O operation failed.
     Io,
+    /// The caller asked for something the API cannot do (bad link conditions, conditions on a
+    /// plain link); fix the call.
+    Usage,
 }
 
 #[derive(Debug)]
@@ -112,6 +115,21 @@ impl Error {
                 detail: None,
             },
             hint: Some(hint),
+        }))
+    }
+
+    pub(crate) fn usage(operation: impl Into<String>, message: impl Into<String>) -> Error {
+        Error(Box::new(Inner {
+            kind: ErrorKind::Usage,
+            node: None,
+            interface: None,
+            operation: operation.into(),
+            cause: Cause::Os {
+                errno: None,
+                message: message.into(),
+                detail: None,
+            },
+            hint: None,
         }))
     }
 

@@ -20,7 +20,8 @@
 //! ```text
 //! node   NAME [forward] [sysctl KEY=VALUE]...
 //! switch NAME [CIDR]...
-//! [link] END -- END [mtu=N]              END = NODE[:IFACE] [CIDR]...
+//! [link] END -- END [OPTION]...          END = NODE[:IFACE] [CIDR]...
+//!        OPTION = mtu=N | delay=DUR | jitter=DUR | loss=PCT | rate=RATE | seed=N
 //! route  NODE DEST via GATEWAY           DEST = CIDR | default
 //! route  NODE DEST dev IFACE
 //! ```
@@ -32,21 +33,26 @@
 mod build;
 mod capture;
 mod command;
+mod conditions;
 mod error;
 mod inspect;
 mod keep;
+mod link;
 mod namespace;
 mod net;
 mod netlink;
 mod plan;
 mod privilege;
+mod relay;
 mod requests;
 
 #[doc(hidden)]
 pub mod private;
 
+pub use conditions::Conditions;
 pub use error::{Error, ErrorKind};
 pub use keep::{PIN_DIR, clean as clean_stale_pins};
+pub use link::Link;
 pub use namespace::host_inode;
 pub use net::{Net, Node};
 pub use netns_test_macros::netns_test;

@@ -6,20 +6,29 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use netns_test_topology::Topology;
 
+use crate::conditions::{self, Conditions, SeedSource};
 use crate::error::Error;
+use crate::link::{Link, LinkState};
 use crate::namespace::{self, Entered};
+use crate::relay::Relay;
 use crate::{build, command};
 
 /// A topology built in fresh network namespaces, one per node. Dropping it tears everything down:
 /// the namespaces' fds close and the kernel frees every link, address and route.
 pub struct Net {
+    // Dropped in this order: relays stop before the namespaces close.
+    links: Vec<LinkState>,
+    /// Held, not used: closing it removes the relay's ports, and with them the links.
+    _relay_ns: Option<OwnedFd>,
     topology: Topology,
     nodes: Vec<Node>,
+    /// The test's seed and where it came from, when a link has conditions.
+    seed: Option<(u64, SeedSource)>,
 }
 
 /// One node of a [`Net`]: a network namespace of its own.
@@ -59,7 +68,50 @@ impl Net {
 
     /// Builds an already parsed topology.
     pub fn from_topology(topology: Topology) -> Result<Net, Error> {
-        let built = build::build(&topology)?;
+        let conditioned = topology.links().iter().any(|l| l.conditions.is_some());
+        // Read on the caller's thread, whose name is the test's.
+        let seed = if conditioned {
+            Some(conditions::test_seed()?)
+        } else {
+            None
+        };
+        let build::Output {
+            nodes: built,
+            relayed,
+            link_ifindex,
+        } = build::build(&topology)?;
+        let mut links: Vec<LinkState> = link_ifindex
+            .into_iter()
+            .map(|ifindex| LinkState {
+                ifindex,
+                relay: None,
+                cut: Mutex::new(false),
+            })
+            .collect();
+        let relay_ns = match relayed {
+            Some(build::Relayed { ns, ports }) => {
+                let test_seed = seed.map_or(0, |s| s.0);
+                for (k, ports) in ports {
+                    let spec = &topology.links()[k];
+                    let written = spec.conditions.expect("a relayed link has conditions");
+                    let wire = Conditions::from_topology(&written)
+                        .validate()
+                        .expect("the topology checked the conditions");
+                    let link_seed = written
+                        .seed
+                        .unwrap_or_else(|| conditions::link_seed(test_seed, k));
+                    let name = spec
+                        .ends
+                        .map(|e| topology.nodes()[e.node].name.as_str())
+                        .join(" -- ");
+                    let relay = Relay::start(ports, wire, link_seed, &name)
+                        .map_err(|e| Error::io(format!("starting the relay of link {name}"), e))?;
+                    links[k].relay = Some(relay);
+                }
+                Some(ns)
+            }
+            None => None,
+        };
         let commands = Arc::new(AtomicBool::new(false));
         let nodes = topology
             .nodes()
@@ -74,7 +126,91 @@ impl Net {
                 commands: commands.clone(),
             })
             .collect();
-        Ok(Net { topology, nodes })
+        Ok(Net {
+            links,
+            _relay_ns: relay_ns,
+            topology,
+            nodes,
+            seed,
+        })
+    }
+
+    /// The first link between nodes `a` and `b` (in either order).
+    ///
+    /// # Panics
+    /// If there is none; the message lists the links there are.
+    pub fn link(&self, a: &str, b: &str) -> Link<'_> {
+        self.try_link(a, b).unwrap_or_else(|| {
+            let known: Vec<String> = (0..self.links.len())
+                .map(|k| Link::new(self, k).to_string())
+                .collect();
+            panic!(
+                "netns-test: no link between `{a}` and `{b}` in this topology (links: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })
+    }
+
+    /// The first link between nodes `a` and `b` (in either order), if there is one.
+    pub fn try_link(&self, a: &str, b: &str) -> Option<Link<'_>> {
+        let nodes = self.topology.nodes();
+        self.topology
+            .links()
+            .iter()
+            .position(|l| {
+                let [x, y] = l.ends.map(|e| nodes[e.node].name.as_str());
+                (x, y) == (a, b) || (x, y) == (b, a)
+            })
+            .map(|k| Link::new(self, k))
+    }
+
+    /// Every link, in order of appearance in the topology.
+    pub fn links(&self) -> impl Iterator<Item = Link<'_>> {
+        (0..self.links.len()).map(|k| Link::new(self, k))
+    }
+
+    pub(crate) fn link_state(&self, index: usize) -> &LinkState {
+        &self.links[index]
+    }
+
+    /// For a failure report: each conditioned link's conditions and seed, and how to replay
+    /// them. `None` when no link has conditions.
+    pub(crate) fn seed_report(&self) -> Option<String> {
+        let (test_seed, source) = self.seed?;
+        let mut out = String::new();
+        for link in self.links().filter(|l| l.seed().is_some()) {
+            let c = link.conditions().unwrap_or_default();
+            let written = self.topology.links()[link.index()]
+                .conditions
+                .and_then(|c| c.seed)
+                .is_some();
+            out.push_str(&format!(
+                "  link {link}: delay={:?} jitter={:?} loss={}% rate={} seed={}{}\n",
+                c.delay,
+                c.jitter,
+                c.loss_percent,
+                c.rate_bps
+                    .map_or("unlimited".into(), |r| format!("{r}bit/s")),
+                link.seed().unwrap_or_default(),
+                if written {
+                    " (written on the link)"
+                } else {
+                    ""
+                },
+            ));
+        }
+        let from = match source {
+            SeedSource::Environment => "from NETNS_TEST_SEED",
+            SeedSource::TestName => "derived from the test's name",
+        };
+        Some(format!(
+            "netns-test: random link conditions ran with test seed {test_seed} ({from}); \
+             NETNS_TEST_SEED={test_seed} replays the same fates:\n{out}"
+        ))
     }
 
     /// The node called `name`.

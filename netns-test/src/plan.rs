@@ -36,6 +36,16 @@ pub(crate) enum Step {
     /// Bring up the peer end `iface` of a veth pair, joining it to the node's bridge if it is a
     /// switch port.
     PeerUp { iface: usize, bridge: Option<usize> },
+    /// In the relay namespace: create port `port` of the relay, up, paired with side `side` of
+    /// conditioned link `link`, whose end is created down in its node's namespace (with
+    /// segmentation offload limited to one packet when `per_packet`).
+    RelayPort {
+        port: usize,
+        link: usize,
+        side: usize,
+        mtu: Option<u32>,
+        per_packet: bool,
+    },
     /// Add an address.
     Address { iface: usize, cidr: Cidr },
     /// Add a route.
@@ -63,6 +73,22 @@ pub(crate) struct Plan {
     pub wait_up: Vec<Vec<usize>>,
     /// Per node, IPv6 addresses whose local route must exist before the body starts.
     pub wait_ipv6: Vec<Vec<IpAddr>>,
+    /// The conditioned links, in order, when there are any. Their relay namespace comes after
+    /// the nodes in every per-node list above; link `relayed[c]` has its relay ports at that
+    /// namespace's interfaces `2c` and `2c + 1`.
+    pub relayed: Vec<usize>,
+}
+
+impl Plan {
+    /// The index of the relay namespace in the per-node lists, if the topology needs one.
+    pub fn relay(&self) -> Option<usize> {
+        (!self.relayed.is_empty()).then(|| self.create.len() - 1)
+    }
+}
+
+/// The name of relay port `side` (0 or 1) of link `link`, inside the relay namespace.
+pub(crate) fn relay_port_name(link: usize, side: usize) -> String {
+    format!("l{link}.{}", ["a", "b"][side])
 }
 
 /// Plans the build of `topology`.
@@ -75,6 +101,7 @@ pub(crate) fn plan(topology: &Topology) -> Plan {
         ifindex: Vec::with_capacity(n),
         wait_up: vec![Vec::new(); n],
         wait_ipv6: vec![Vec::new(); n],
+        relayed: Vec::new(),
     };
     let mut next = IFINDEX_BASE;
     for (i, node) in topology.nodes().iter().enumerate() {
@@ -90,7 +117,28 @@ pub(crate) fn plan(topology: &Topology) -> Plan {
             }
         }
     }
-    for link in topology.links() {
+    let mut relay_steps = Vec::new();
+    for (k, link) in topology.links().iter().enumerate() {
+        if let Some(conditions) = &link.conditions {
+            // Two pairs through the relay namespace, each created from there (see relay.rs).
+            let c = plan.relayed.len();
+            plan.relayed.push(k);
+            for (side, end) in link.ends.iter().enumerate() {
+                relay_steps.push(Step::RelayPort {
+                    port: 2 * c + side,
+                    link: k,
+                    side,
+                    mtu: link.mtu,
+                    per_packet: conditions.loss_ppb > 0 || conditions.rate_bps.is_some(),
+                });
+                let bridge = topology.nodes()[end.node].is_switch.then_some(0);
+                plan.configure[end.node].push(Step::PeerUp {
+                    iface: end.iface,
+                    bridge,
+                });
+            }
+            continue;
+        }
         // The switch side creates the pair, so its end joins the bridge in the same request.
         let [a, b] = link.ends;
         let is_port = |end: netns_test_topology::LinkEnd| topology.nodes()[end.node].is_switch;
@@ -136,6 +184,15 @@ pub(crate) fn plan(topology: &Topology) -> Plan {
                 },
             });
         }
+    }
+    if !relay_steps.is_empty() {
+        let ports = relay_steps.len() as u32;
+        plan.ifindex.push((next..next + ports).collect());
+        plan.create.push(relay_steps);
+        plan.configure.push(Vec::new());
+        plan.finish.push(Vec::new());
+        plan.wait_up.push(Vec::new());
+        plan.wait_ipv6.push(Vec::new());
     }
     plan
 }
@@ -219,6 +276,58 @@ mod tests {
         assert_eq!(p.finish[0], [Step::BridgeUp { iface: 0 }]);
         assert_eq!(p.ifindex[0], [100, 101, 102]);
         assert_eq!(p.ifindex[1], [103, 104]);
+    }
+
+    #[test]
+    fn a_conditioned_link_pairs_each_end_with_a_relay_port() {
+        let t = netns_test_topology::parse("a -- b\nb -- c loss=1%\nswitch s\nc -- s delay=1ms")
+            .unwrap();
+        let p = plan(&t);
+        // nodes a, b, c, s; the relay namespace is index 4.
+        assert_eq!(p.relayed, [1, 2]);
+        assert_eq!(p.relay(), Some(4));
+        assert_eq!(p.create.len(), 5);
+        assert_eq!(
+            p.create[4][0],
+            Step::RelayPort {
+                port: 0,
+                link: 1,
+                side: 0,
+                mtu: None,
+                per_packet: true
+            }
+        );
+        assert!(matches!(
+            p.create[4][3],
+            Step::RelayPort {
+                port: 3,
+                link: 2,
+                side: 1,
+                per_packet: false,
+                ..
+            }
+        ));
+        assert_eq!(
+            p.create[1],
+            [Step::LoopbackUp],
+            "b creates no veth toward c"
+        );
+        assert!(p.configure[3].contains(&Step::PeerUp {
+            iface: 1,
+            bridge: Some(0)
+        }));
+        let all: Vec<u32> = p.ifindex.iter().flatten().copied().collect();
+        let unique: std::collections::HashSet<u32> = all.iter().copied().collect();
+        assert_eq!(
+            all.len(),
+            unique.len(),
+            "indexes stay unique, relay ports included"
+        );
+        assert_eq!(p.ifindex[4].len(), 4);
+        assert_eq!(
+            plan(&netns_test_topology::parse("a -- b").unwrap()).relay(),
+            None
+        );
     }
 
     #[test]

@@ -144,6 +144,9 @@ fn report_failure(net: &Net, spec: &TestSpec, capture: Option<Capture>) {
         spec.name,
         inspect::describe(net)
     );
+    if let Some(seeds) = net.seed_report() {
+        report.push_str(&seeds);
+    }
     if let Some(dir) = capture.and_then(|c| c.finish(true)) {
         report.push_str(&format!(
             "netns-test: packet captures in {}\n",

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::os::fd::RawFd;
 
+use netlink_packet_core::DefaultNla;
 use netlink_packet_route::address::{
     AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
 };
@@ -12,6 +13,7 @@ use netlink_packet_route::link::{
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
+use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netns_test_topology::Cidr;
 
@@ -63,6 +65,8 @@ pub(crate) struct VethEnd<'a> {
     pub name: &'a str,
     pub index: u32,
     pub mtu: Option<u32>,
+    /// The most segments one offloaded packet may carry (`None`: the kernel's default).
+    pub max_segments: Option<u32>,
 }
 
 /// A veth pair: `local`, up, in the namespace of the socket that sends this; `peer`, down,
@@ -79,6 +83,7 @@ pub(crate) fn new_veth(
         LinkAttribute::NetNsFd(peer_ns),
     ];
     peer_attrs.extend(peer.mtu.map(LinkAttribute::Mtu));
+    peer_attrs.extend(peer.max_segments.map(LinkAttribute::GsoMaxSegs));
     let peer_msg = link(peer.index, false, peer_attrs);
     let mut attrs = vec![
         LinkAttribute::IfName(local.name.into()),
@@ -86,12 +91,48 @@ pub(crate) fn new_veth(
         LinkAttribute::NumRxQueues(1),
     ];
     attrs.extend(local.mtu.map(LinkAttribute::Mtu));
+    attrs.extend(local.max_segments.map(LinkAttribute::GsoMaxSegs));
     attrs.extend(master.map(LinkAttribute::Controller));
     attrs.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Veth),
         LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
     ]));
     RouteNetlinkMessage::NewLink(link(local.index, true, attrs))
+}
+
+/// The most segments one offloaded packet may carry on a link: 1 makes every packet cross alone.
+pub(crate) fn set_max_segments(index: u32, segments: u32) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::SetLink(link(
+        index,
+        false,
+        vec![LinkAttribute::GsoMaxSegs(segments)],
+    ))
+}
+
+/// The kernel's default for [`set_max_segments`] (GSO_MAX_SEGS).
+pub(crate) const DEFAULT_MAX_SEGMENTS: u32 = 65_535;
+
+/// A root queue that holds nothing: `pfifo` with a limit of 0 drops every packet sent out of
+/// the link, and nothing else about the link changes (addresses, routes and carrier stay).
+pub(crate) fn drop_everything(index: u32) -> RouteNetlinkMessage {
+    const TCA_OPTIONS: u16 = 2;
+    let mut m = TcMessage::default();
+    m.header.index = index as i32;
+    m.header.parent = TcHandle::ROOT;
+    m.attributes = vec![
+        TcAttribute::Kind("pfifo".into()),
+        // struct tc_fifo_qopt { __u32 limit; }
+        TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, 0u32.to_ne_bytes().to_vec())),
+    ];
+    RouteNetlinkMessage::NewQueueDiscipline(m)
+}
+
+/// Removes the root queue, which restores the link's default (none, for a veth).
+pub(crate) fn delete_root_queue(index: u32) -> RouteNetlinkMessage {
+    let mut m = TcMessage::default();
+    m.header.index = index as i32;
+    m.header.parent = TcHandle::ROOT;
+    RouteNetlinkMessage::DelQueueDiscipline(m)
 }
 
 fn family(ip: IpAddr) -> AddressFamily {

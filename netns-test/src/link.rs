@@ -1,0 +1,234 @@
+//! Links at run time: [`Link`], to cut, mend and condition a link between two nodes mid-test.
+
+use std::fmt;
+use std::os::fd::OwnedFd;
+use std::sync::Mutex;
+
+use netlink_packet_route::RouteNetlinkMessage;
+
+use crate::conditions::Conditions;
+use crate::error::Error;
+use crate::namespace;
+use crate::net::Net;
+use crate::netlink::{Kind, Socket};
+use crate::relay::Relay;
+use crate::requests;
+
+/// What the runtime keeps of each link of the topology.
+pub(crate) struct LinkState {
+    /// The interface index of each end in its node.
+    pub ifindex: [u32; 2],
+    /// The relay of a conditioned link.
+    pub relay: Option<Relay>,
+    /// For a plain link, whether it is cut; the lock also orders concurrent `down` and `up`.
+    pub cut: Mutex<bool>,
+}
+
+/// A link between two nodes, from [`Net::link`]: cut it, mend it, change its conditions.
+///
+/// ```no_run
+/// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+/// let link = net.link("a", "b");
+/// link.down()?; // nothing crosses, either way
+/// link.up()?; // traffic flows again: same interfaces, addresses and routes
+/// # Ok(()) }
+/// ```
+pub struct Link<'n> {
+    net: &'n Net,
+    index: usize,
+}
+
+impl<'n> Link<'n> {
+    pub(crate) fn new(net: &'n Net, index: usize) -> Link<'n> {
+        Link { net, index }
+    }
+
+    fn state(&self) -> &'n LinkState {
+        self.net.link_state(self.index)
+    }
+
+    /// The index of this link in [`netns_test_topology::Topology::links`].
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The two ends as `(node, interface)`, left then right as written in the topology.
+    pub fn ends(&self) -> [(&'n str, &'n str); 2] {
+        let topology = self.net.topology();
+        topology.links()[self.index].ends.map(|end| {
+            let node = &topology.nodes()[end.node];
+            (node.name.as_str(), node.interfaces[end.iface].name.as_str())
+        })
+    }
+
+    /// Cuts the link: from the moment this returns, no frame crosses it either way (frames in
+    /// flight on a conditioned link are lost too). Interfaces, addresses, carrier and routes stay
+    /// as they are, as when a cable breaks beyond the next switch; sockets see silence. Cutting a
+    /// cut link does nothing.
+    ///
+    /// A plain link is cut by a root queue that holds nothing (`pfifo limit 0`) on both ends: a
+    /// queue the test installed there itself is replaced, and removed by [`Link::up`].
+    pub fn down(&self) -> Result<(), Error> {
+        self.set_cut(true)
+    }
+
+    /// Mends the link: traffic flows again at once, through the same interfaces, with the same
+    /// addresses, routes and conditions. Mending a link that is up does nothing.
+    pub fn up(&self) -> Result<(), Error> {
+        self.set_cut(false)
+    }
+
+    /// Whether the link is cut.
+    pub fn is_down(&self) -> bool {
+        match &self.state().relay {
+            Some(relay) => relay.is_down(),
+            None => *self.state().cut.lock().expect("link state"),
+        }
+    }
+
+    fn set_cut(&self, cut: bool) -> Result<(), Error> {
+        let operation = if cut { "cutting" } else { "mending" };
+        let state = self.state();
+        if let Some(relay) = &state.relay {
+            return relay
+                .set_down(cut)
+                .map_err(|e| Error::io(format!("{operation} link {self}"), e));
+        }
+        let mut current = state.cut.lock().expect("link state");
+        if *current == cut {
+            return Ok(());
+        }
+        self.on_both_ends(&format!("{operation} link {self}"), |index| {
+            if cut {
+                (Kind::Create, requests::drop_everything(index))
+            } else {
+                (Kind::Change, requests::delete_root_queue(index))
+            }
+        })?;
+        *current = cut;
+        Ok(())
+    }
+
+    /// The conditions in force, or `None` for a plain link (a veth pair at full speed).
+    pub fn conditions(&self) -> Option<Conditions> {
+        self.state().relay.as_ref().map(|r| r.wire().conditions())
+    }
+
+    /// The seed of the link's random choices (loss, jitter), or `None` for a plain link.
+    pub fn seed(&self) -> Option<u64> {
+        self.state().relay.as_ref().map(Relay::seed)
+    }
+
+    /// Changes the link's conditions mid-test, without rebuilding anything: packets already in
+    /// flight keep the fate they were given, the next ones meet the new conditions.
+    ///
+    /// Only a link written with conditions in the topology carries traffic through the relay
+    /// that applies them; a plain link (a veth pair at full speed) refuses with
+    /// [`crate::ErrorKind::Usage`]. Write `delay=0ms` on a link to condition it later.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// use std::time::Duration;
+    /// net.link("a", "b").set(netns_test::Conditions {
+    ///     delay: Duration::from_millis(80),
+    ///     ..Default::default()
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set(&self, conditions: Conditions) -> Result<(), Error> {
+        let wire = conditions.validate()?;
+        let operation = format!("setting the conditions of link {self}");
+        let Some(relay) = &self.state().relay else {
+            return Err(Error::usage(
+                operation,
+                "it is a plain veth pair, which carries no conditions",
+            )
+            .with_hint(
+                "write a condition on the link in the topology (e.g. `a -- b delay=0ms`) so its \
+                 traffic goes through the relay that applies them",
+            ));
+        };
+        if relay.wire().per_packet() != wire.per_packet() {
+            // Loss and rate act per packet: the nodes stop (or resume) handing over 64 KiB
+            // bursts, before the relay starts judging packets one by one.
+            let segments = if wire.per_packet() {
+                1
+            } else {
+                requests::DEFAULT_MAX_SEGMENTS
+            };
+            self.on_both_ends(&operation, |index| {
+                (Kind::Change, requests::set_max_segments(index, segments))
+            })?;
+        }
+        relay
+            .set_wire(wire)
+            .map_err(|e| Error::io(operation.clone(), e))
+    }
+
+    /// Sends one request about each end's interface, from inside each end's node.
+    fn on_both_ends(
+        &self,
+        operation: &str,
+        request: impl Fn(u32) -> (Kind, RouteNetlinkMessage) + Sync,
+    ) -> Result<(), Error> {
+        let topology = self.net.topology();
+        let link = &topology.links()[self.index];
+        let ifindex = self.state().ifindex;
+        let ends: Vec<(&OwnedFd, u32, &str, &str)> = link
+            .ends
+            .iter()
+            .zip(ifindex)
+            .map(|(end, index)| {
+                let node = &topology.nodes()[end.node];
+                (
+                    self.net.node(&node.name).ns().as_ref(),
+                    index,
+                    node.name.as_str(),
+                    node.interfaces[end.iface].name.as_str(),
+                )
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    for (ns, index, node, iface) in ends {
+                        let context = |e: Error| e.on_node(node).on_interface(iface);
+                        namespace::enter(ns)
+                            .map_err(|e| context(Error::io(operation.to_string(), e)))?;
+                        let mut socket = Socket::open()
+                            .map_err(|e| context(Error::io(operation.to_string(), e)))?;
+                        let results = socket
+                            .execute(vec![request(index)], &mut |_| {})
+                            .map_err(|e| context(Error::io(operation.to_string(), e)))?;
+                        if let Some(Err(refusal)) = results.into_iter().next() {
+                            return Err(context(Error::kernel(
+                                operation.to_string(),
+                                refusal.errno,
+                                refusal.detail,
+                            )));
+                        }
+                    }
+                    Ok(())
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+}
+
+impl fmt::Display for Link<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [(a, ai), (b, bi)] = self.ends();
+        write!(f, "{a}:{ai} -- {b}:{bi}")
+    }
+}
+
+impl fmt::Debug for Link<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Link")
+            .field("ends", &self.ends())
+            .field("conditions", &self.conditions())
+            .field("seed", &self.seed())
+            .finish()
+    }
+}
