@@ -146,6 +146,9 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
         if await_ready(&mut sockets[i], node, &links, &plan.wait_ipv6[i])?.is_some() {
             awaited = Some(i);
         }
+        if node.is_switch {
+            sync_bridge(&mut sockets[i], node, plan.ifindex[i][0])?;
+        }
     }
     if let Some(socket) = awaited.map(|i| &mut sockets[i]) {
         // The kernel sets a link's state up an instant before it finishes bringing it up, all
@@ -601,6 +604,24 @@ pub(crate) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
     match (refusal.errno, hint) {
         (Errno::EOPNOTSUPP, Some(hint)) => error.with_hint(hint),
         _ => error,
+    }
+}
+
+/// Makes the kernel apply the bridge's pending carrier change now. A bridge whose carrier came on
+/// while it was being opened gets no urgent link event: its state stays down (and it sends
+/// nothing of its own) until the once-a-second link-event run. Its ports are up by now, so its
+/// carrier is on; asking for the one link makes the kernel run its pending event first.
+fn sync_bridge(socket: &mut Socket, node: &Node, index: u32) -> Result<(), Error> {
+    let result = socket
+        .execute(vec![(Kind::Change, requests::get_link(index))], &mut |_| {})
+        .map_err(|e| Error::io("reading the switch's bridge", e).on_node(&node.name))?;
+    match result.into_iter().next() {
+        Some(Err(r)) => Err(
+            Error::kernel("reading the switch's bridge", r.errno, r.detail)
+                .on_node(&node.name)
+                .on_interface(netns_test_topology::BRIDGE_NAME),
+        ),
+        _ => Ok(()),
     }
 }
 

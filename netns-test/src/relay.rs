@@ -120,7 +120,8 @@ struct Control {
 /// A running relay: stops, and its thread ends, when dropped.
 pub(crate) struct Relay {
     control: Arc<Control>,
-    thread: Option<JoinHandle<()>>,
+    /// In a mutex only so that a `Net` stays `RefUnwindSafe` (a `JoinHandle` is not).
+    thread: Mutex<Option<JoinHandle<()>>>,
     seed: u64,
 }
 
@@ -154,7 +155,7 @@ impl Relay {
             })?;
         Ok(Relay {
             control,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
             seed,
         })
     }
@@ -215,7 +216,8 @@ impl Drop for Relay {
         }
         self.control.generation.fetch_add(1, Ordering::AcqRel);
         wake(&self.control.wake);
-        if let Some(thread) = self.thread.take() {
+        let thread = self.thread.get_mut().map_or(None, Option::take);
+        if let Some(thread) = thread {
             let _ = thread.join();
         }
     }

@@ -194,6 +194,11 @@ pub(crate) fn new_route(
     RouteNetlinkMessage::NewRoute(m)
 }
 
+/// Reads one link (which also makes the kernel apply its pending carrier change).
+pub(crate) fn get_link(index: u32) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::GetLink(link(index, false, Vec::new()))
+}
+
 /// Dumps every link of the namespace.
 pub(crate) fn get_links() -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetLink(LinkMessage::default())
