@@ -214,8 +214,7 @@ pub(crate) fn rate(value: &str) -> Result<u64, String> {
         "" => return Err("it has no unit (`kbit`, `mbit` or `gbit`)".into()),
         "kbps" | "mbps" | "gbps" | "bps" => {
             return Err(format!(
-                "`{unit}` is ambiguous (tc reads it as bytes per second): write `kbit`, `mbit` or \
-                 `gbit`"
+                "`{unit}` is ambiguous (tc reads it as bytes per second)"
             ));
         }
         _ => {

@@ -264,3 +264,22 @@ fn bad_link_conditions_name_the_token() {
     let (_, _, _, message) = fails("a -- b color=red");
     assert!(message.contains("delay=DUR"), "{message}");
 }
+
+#[test]
+fn condition_limits_are_exact() {
+    let t = parse("a -- b delay=3600s loss=0.0000001% rate=1000gbit seed=18446744073709551615")
+        .unwrap();
+    let c = t.links()[0].conditions.unwrap();
+    assert_eq!(c.delay_ns, MAX_DELAY_NS);
+    assert_eq!(c.loss_ppb, 1);
+    assert_eq!(c.rate_bps, Some(1_000_000_000_000));
+    assert_eq!(c.seed, Some(u64::MAX));
+    for over in [
+        "a -- b delay=3600.000000001s",
+        "a -- b loss=0.00000001%",
+        "a -- b rate=1000.000000001gbit",
+        "a -- b seed=18446744073709551616",
+    ] {
+        assert!(parse(over).is_err(), "{over}");
+    }
+}

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use netns_test_topology::{InterfaceKind, MAX_NODES, Topology, parse};
+use netns_test_topology::{InterfaceKind, MAX_DELAY_NS, MAX_NODES, Topology, parse};
 use proptest::prelude::*;
 
 /// What must hold of every topology `parse` accepts.
@@ -63,6 +63,14 @@ fn consistent(t: &Topology) {
     }
     for link in t.links() {
         assert_ne!(link.ends[0].node, link.ends[1].node);
+        if let Some(c) = link.conditions {
+            assert!(c.loss_ppb <= 1_000_000_000, "{c:?}");
+            assert!(
+                c.delay_ns <= MAX_DELAY_NS && c.jitter_ns <= MAX_DELAY_NS,
+                "{c:?}"
+            );
+            assert_ne!(c.rate_bps, Some(0));
+        }
     }
 }
 
@@ -96,6 +104,18 @@ const WORDS: &[&str] = &[
     "=",
     "mtu=1400",
     "mtu=",
+    "delay=50ms",
+    "delay=",
+    "jitter=1.5ms",
+    "loss=20%",
+    "loss=100.00000001%",
+    "rate=10mbit",
+    "rate=0bit",
+    "seed=18446744073709551616",
+    "µs",
+    "%",
+    ".",
+    "-",
     "203.0.113.1/24",
     "203.0.113.2/24",
     "203.0.113.1",
@@ -143,8 +163,9 @@ proptest! {
         octet in 0u16..300,
         prefix in 0u8..40,
         option in "(mtu=[0-9]{0,7})?",
+        condition in "((delay|jitter)=-?[0-9.]{0,25}(ns|us|µs|ms|s|min)?|loss=-?[0-9.]{0,12}%?|rate=[0-9.]{0,16}(bit|kbit|Mbit|gbit|kbps)?|seed=-?[0-9]{0,22})?",
     ) {
-        check(&format!("{a} 203.0.113.{octet}/{prefix} -- {b} {option}"));
+        check(&format!("{a} 203.0.113.{octet}/{prefix} -- {b} {option} {condition}"));
     }
 }
 
