@@ -174,6 +174,10 @@ fn main() {
         println!("{} {}", h.as_nanos(), p.as_nanos());
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--throughput-only") {
+        throughput();
+        return;
+    }
     let runs = 200;
     println!(
         "netns-bench: medians of {runs} runs unless noted; {} cores",
@@ -297,7 +301,95 @@ fn main() {
     );
     drop(big);
     println!();
+    let (conditioned, plain) = versus(
+        runs,
+        None,
+        || Net::build("a -- b delay=1ms").unwrap(),
+        || Net::build("a -- b").unwrap(),
+    );
+    println!(
+        "conditioned pair `a -- b delay=1ms`, build + drop: {} (plain pair in the same run: {}; the relay adds a namespace, two veth pairs and a thread)",
+        ms(conditioned),
+        ms(plain)
+    );
+    println!();
+    throughput();
+    println!();
     suite();
+}
+
+/// TCP bulk throughput between two nodes, plain veth against conditioned links with delay only:
+/// one connection, 2 s from the first byte, median of 3.
+fn throughput() {
+    println!("| TCP, one connection, `a` to `b`, 2 s, median of 3 | Gbit/s |");
+    println!("|---|---|");
+    for topology in [
+        "a -- b",
+        "a -- b delay=0ms",
+        "a -- b delay=1ms",
+        "a -- b delay=5ms",
+        "a -- b delay=20ms",
+    ] {
+        let mut runs: Vec<f64> = (0..3).map(|_| bulk(topology, false)).collect();
+        runs.sort_by(f64::total_cmp);
+        println!("| `{topology}` | {:.2} |", runs[1]);
+    }
+    // At 40 ms of round trip the default socket buffers (4 MiB to send, 6 MiB to receive) are
+    // the bound, not the relay: raised to 32 MiB in both nodes, the same link goes faster.
+    let mut runs: Vec<f64> = (0..3).map(|_| bulk("a -- b delay=20ms", true)).collect();
+    runs.sort_by(f64::total_cmp);
+    println!(
+        "| `a -- b delay=20ms`, TCP buffers raised to 32 MiB in both nodes | {:.2} |",
+        runs[1]
+    );
+}
+
+fn bulk(topology: &str, big_buffers: bool) -> f64 {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let net = Net::build(topology).unwrap();
+    if big_buffers {
+        for node in net.nodes() {
+            node.run(|| {
+                // Per-namespace settings, written from a thread inside the node.
+                for key in ["tcp_rmem", "tcp_wmem"] {
+                    std::fs::write(format!("/proc/sys/net/ipv4/{key}"), "4096 131072 33554432")
+                        .unwrap();
+                }
+            });
+        }
+    }
+    let b = net.node("b");
+    let listener = b.run(|| std::net::TcpListener::bind("0.0.0.0:9001").unwrap());
+    let to = b.ip();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            net.node("a").run(|| {
+                netns_test::assert_not_in_host_netns();
+                let mut stream = std::net::TcpStream::connect((to, 9001)).unwrap();
+                stream
+                    .set_write_timeout(Some(Duration::from_millis(100)))
+                    .unwrap();
+                let chunk = vec![0u8; 1 << 20];
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = stream.write(&chunk);
+                }
+            })
+        });
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut first = [0u8; 1];
+        stream.read_exact(&mut first).unwrap();
+        let start = Instant::now();
+        let mut bytes = 0usize;
+        while start.elapsed() < Duration::from_secs(2) {
+            bytes += stream.read(&mut buf).unwrap();
+        }
+        let gbit = bytes as f64 * 8.0 / start.elapsed().as_secs_f64() / 1e9;
+        stop.store(true, Ordering::Relaxed);
+        gbit
+    })
 }
 
 /// Wall time of the 200 generated pair tests (`tests/tests/suite200.rs`), run by libtest with

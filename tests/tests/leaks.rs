@@ -1,6 +1,7 @@
 //! Nothing outlives a dropped `Net`: after 100 build/drop cycles of a five-node topology, with a
 //! runtime, a thread and a process started in it each time, the process holds exactly the file
-//! descriptors and threads it held before.
+//! descriptors and threads it held before. The same for conditioned links (relay namespace,
+//! packet sockets, relay threads), cut and conditioned mid-test.
 
 use netns_test::Net;
 
@@ -25,12 +26,27 @@ fn cycle() {
     drop(net);
 }
 
+fn conditioned_cycle() {
+    let net = Net::build("a -- b delay=1ms loss=1%\nswitch s\nb -- s jitter=1ms\nc -- s").unwrap();
+    let link = net.link("a", "b");
+    link.down().unwrap();
+    link.up().unwrap();
+    link.set(netns_test::Conditions::default()).unwrap();
+    assert!(net.try_link("b", "c").is_none(), "b and c meet through s");
+    net.link("s", "b")
+        .set(netns_test::Conditions::default())
+        .unwrap();
+    drop(net);
+}
+
 #[test]
 fn a_hundred_build_drop_cycles_leak_no_fd_and_no_thread() {
     cycle(); // first use sets up process-wide state once
+    conditioned_cycle();
     let (fds, threads) = (count("/proc/self/fd"), count("/proc/self/task"));
     for _ in 0..100 {
         cycle();
+        conditioned_cycle();
     }
     assert_eq!(count("/proc/self/fd"), fds, "file descriptors leaked");
     assert_eq!(count("/proc/self/task"), threads, "threads leaked");

@@ -1,5 +1,5 @@
-//! Stress: 500 topology tests in one binary (pair, router, switch of 8, IPv6; 125 each), each
-//! sending real traffic. CI runs this binary three times with default parallelism and three times
+//! Stress: 550 topology tests in one binary (pair, router, switch of 8, IPv6; 125 each, and 50
+//! conditioned pairs, each with a relay namespace and thread), each sending real traffic. CI runs this binary three times with default parallelism and three times
 //! with `--test-threads=32`; every run must pass whole.
 
 use netns_test::{Net, netns_test};
@@ -78,4 +78,12 @@ stress!("a 2001:db8::1/64 -- b 2001:db8::2/64", "a", "b";
     ipv6_100 ipv6_101 ipv6_102 ipv6_103 ipv6_104 ipv6_105 ipv6_106 ipv6_107 ipv6_108 ipv6_109
     ipv6_110 ipv6_111 ipv6_112 ipv6_113 ipv6_114 ipv6_115 ipv6_116 ipv6_117 ipv6_118 ipv6_119
     ipv6_120 ipv6_121 ipv6_122 ipv6_123 ipv6_124
+);
+
+stress!("a -- b delay=1ms jitter=1ms", "a", "b";
+    cond_000 cond_001 cond_002 cond_003 cond_004 cond_005 cond_006 cond_007 cond_008 cond_009
+    cond_010 cond_011 cond_012 cond_013 cond_014 cond_015 cond_016 cond_017 cond_018 cond_019
+    cond_020 cond_021 cond_022 cond_023 cond_024 cond_025 cond_026 cond_027 cond_028 cond_029
+    cond_030 cond_031 cond_032 cond_033 cond_034 cond_035 cond_036 cond_037 cond_038 cond_039
+    cond_040 cond_041 cond_042 cond_043 cond_044 cond_045 cond_046 cond_047 cond_048 cond_049
 );
