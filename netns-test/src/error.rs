@@ -198,10 +198,14 @@ pub(crate) fn is_transient(errno: Errno) -> bool {
 }
 
 /// The pause before retry number `attempt` (from 0): 1 ms, doubling, about 0.25 s over all
-/// `TRANSIENT_RETRIES`.
+/// `TRANSIENT_RETRIES`. Counted, so tests (and curious users) can see retries happen.
 pub(crate) fn back_off(attempt: u32) {
+    RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
 }
+
+/// Transient refusals retried by this process so far.
+pub(crate) static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// What to do, for the errnos whose remedy does not depend on the operation.
 fn default_hint(errno: Errno) -> Option<String> {

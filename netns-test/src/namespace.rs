@@ -46,10 +46,20 @@ pub fn host_inode() -> u64 {
 /// The thread stays there (builds run on a short-lived thread).
 ///
 /// While the kernel still frees the namespaces of earlier tests it may refuse for a moment
-/// (EAGAIN, EBUSY, ENOMEM): such a refusal is retried, backing off from 1 ms, at most
-/// `TRANSIENT_RETRIES` times (about 0.25 s in all), then reported with the count.
+/// (EAGAIN, EBUSY, ENOMEM), and a namespace counts against `user.max_net_namespaces` until the
+/// kernel has freed it, which it does some milliseconds after its last descriptor closes
+/// (ENOSPC). Such a refusal is retried, backing off from 1 ms, at most `TRANSIENT_RETRIES`
+/// times (about 0.25 s in all), then reported with the count.
 pub(crate) fn create_and_enter() -> Result<OwnedFd, (Errno, u32)> {
-    let retries = retry_transient(|| unshare(CloneFlags::CLONE_NEWNET))?;
+    let mut refused = Errno::UnknownErrno;
+    let retries = retry_transient(|| {
+        unshare(CloneFlags::CLONE_NEWNET).map_err(|e| {
+            refused = e;
+            // Worth another try here, unlike elsewhere: see above.
+            if e == Errno::ENOSPC { Errno::EAGAIN } else { e }
+        })
+    })
+    .map_err(|(_, retries)| (refused, retries))?;
     current().map_err(|e| {
         (
             Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),

@@ -57,6 +57,8 @@ pub(crate) struct Socket {
     fd: OwnedFd,
     seq: u32,
     buf: Vec<u8>,
+    /// Dumps the kernel marked as interrupted by a concurrent change, and which were redone.
+    interrupted: u32,
 }
 
 impl Socket {
@@ -88,6 +90,7 @@ impl Socket {
             fd,
             seq: 0,
             buf: vec![0; 64 * 1024],
+            interrupted: 0,
         })
     }
 
@@ -230,10 +233,17 @@ impl Socket {
             if !interrupted {
                 return Ok(messages);
             }
+            self.interrupted += 1;
         }
         Err(io::Error::other(
             "netlink dump kept being interrupted by concurrent changes (tried 16 times)",
         ))
+    }
+
+    /// How many dumps were interrupted by a concurrent change and redone.
+    #[cfg(test)]
+    pub fn interrupted_dumps(&self) -> u32 {
+        self.interrupted
     }
 
     /// Waits for the next datagram and hands each message in it to `each`.

@@ -217,3 +217,9 @@ pub(crate) fn runtime_in(
         })
         .build()
 }
+
+/// How many transient kernel refusals this process has retried so far (namespace creation and
+/// netlink batches together). For tests of the retry policy.
+pub fn transient_retries() -> u64 {
+    crate::error::RETRIES.load(std::sync::atomic::Ordering::Relaxed)
+}
