@@ -45,21 +45,12 @@ pub(crate) struct Built {
     pub inode: u64,
 }
 
-/// The relay namespace of a topology with conditioned links, and the relay's two port sockets
-/// for each conditioned link, by link index.
-pub(crate) struct Relayed {
-    /// The descriptor that keeps the relay namespace alive.
-    pub ns: OwnedFd,
-    /// `(link index, [socket on the port paired with end 0, ... with end 1])`.
-    pub ports: Vec<(usize, [OwnedFd; 2])>,
-}
-
 /// What a build hands to the runtime.
 pub(crate) struct Output {
     /// One namespace per node, in the topology's node order.
     pub nodes: Vec<Built>,
-    /// The relay's namespace and ports, if any link has conditions.
-    pub relayed: Option<Relayed>,
+    /// Per conditioned link: its index and the relay's ports paired with its ends 0 and 1.
+    pub relayed: Vec<(usize, [u32; 2])>,
     /// Per link, the interface index of each end in its node.
     pub link_ifindex: Vec<[u32; 2]>,
 }
@@ -92,7 +83,7 @@ pub(crate) fn build(topology: &Topology) -> Result<Output, Error> {
 }
 
 fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output, Error> {
-    let plan = plan::plan(topology);
+    let mut plan = plan::plan(topology);
     let nodes = topology.nodes();
     raise_open_file_limit();
 
@@ -102,10 +93,16 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
         mut sockets,
         reset_forwarding,
     } = create_namespaces(nodes, host, home_inode)?;
-    if plan.relay().is_some() {
-        let (ns, socket) = create_relay_namespace(host, home_inode)?;
-        namespaces.push(ns);
-        sockets.push(socket);
+    if let Some(r) = plan.relay() {
+        // The process's relay namespace is shared: its ports get indexes no one else holds.
+        let relay = crate::relay::host()?;
+        for index in &mut plan.ifindex[r] {
+            *index = relay.port_index();
+        }
+        let context = |e: io::Error| Error::io("opening a netlink socket in the relay", e);
+        namespace::enter(relay.ns()).map_err(context)?;
+        sockets.push(Socket::open().map_err(context)?);
+        namespaces.push(relay.ns().try_clone().map_err(context)?);
     }
 
     for (i, steps) in plan.create.iter().enumerate() {
@@ -166,13 +163,14 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
     }
     let relayed = match plan.relay() {
         Some(r) => {
-            let ns = namespaces.pop().expect("the relay namespace is last");
-            Some(Relayed {
-                ports: open_relay_ports(topology, &plan, r, &ns)?,
-                ns,
-            })
+            namespaces.pop(); // a copy of the relay's descriptor
+            plan.relayed
+                .iter()
+                .enumerate()
+                .map(|(c, &link)| (link, [plan.ifindex[r][2 * c], plan.ifindex[r][2 * c + 1]]))
+                .collect()
         }
-        None => None,
+        None => Vec::new(),
     };
     let link_ifindex = topology
         .links()
@@ -188,59 +186,6 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
             .collect(),
         relayed,
     })
-}
-
-/// The namespace holding the relay's ports: IPv6 off before any port exists, so the ports never
-/// send router solicitations or multicast reports into the nodes' links.
-fn create_relay_namespace(host: u64, home: u64) -> Result<(OwnedFd, Socket), Error> {
-    let context = |e: Error| e.on_node("(link relay)");
-    let fd = namespace::create_and_enter().map_err(|(errno, _)| {
-        context(Error::kernel(
-            "creating the namespace of the conditioned links' relay",
-            errno,
-            None,
-        ))
-    })?;
-    let inode = namespace::inode(&fd).map_err(|e| Error::io("reading a new namespace", e))?;
-    if inode == home || inode == host {
-        return Err(
-            Error::kernel("creating a network namespace", Errno::EINVAL, None).with_hint(
-                "unshare(CLONE_NEWNET) returned without a new namespace; refusing to configure",
-            ),
-        );
-    }
-    for key in [
-        "net.ipv6.conf.all.disable_ipv6",
-        "net.ipv6.conf.default.disable_ipv6",
-    ] {
-        write_sysctl(key, "1", true).map_err(context)?;
-    }
-    let socket = Socket::open().map_err(|e| context(Error::io("opening a netlink socket", e)))?;
-    Ok((fd, socket))
-}
-
-/// Opens the relay's packet sockets on its ports, from inside the relay namespace `ns`.
-fn open_relay_ports(
-    topology: &Topology,
-    plan: &Plan,
-    relay: usize,
-    ns: &OwnedFd,
-) -> Result<Vec<(usize, [OwnedFd; 2])>, Error> {
-    namespace::enter(ns).map_err(|e| Error::io("entering the relay's namespace", e))?;
-    let mut out = Vec::with_capacity(plan.relayed.len());
-    for (c, &link) in plan.relayed.iter().enumerate() {
-        let open = |side: usize| {
-            crate::relay::open_port(plan.ifindex[relay][2 * c + side]).map_err(|e| {
-                let end = topology.links()[link].ends[side];
-                let node = &topology.nodes()[end.node];
-                Error::io("opening the conditioned link's relay (a packet socket)", e)
-                    .on_node(&node.name)
-                    .on_interface(&node.interfaces[end.iface].name)
-            })
-        };
-        out.push((link, [open(0)?, open(1)?]));
-    }
-    Ok(out)
 }
 
 /// Nodes per thread above which namespaces are made on several threads at once (one per core at
@@ -482,7 +427,7 @@ fn request(
             per_packet,
         } => {
             let end = topology.links()[link].ends[side];
-            let name = plan::relay_port_name(link, side);
+            let name = crate::relay::port_name(index(port));
             let local = requests::VethEnd {
                 name: &name,
                 index: index(port),

@@ -15,16 +15,13 @@ use crate::conditions::{self, Conditions, SeedSource};
 use crate::error::Error;
 use crate::link::{Link, LinkState};
 use crate::namespace::{self, Entered};
-use crate::relay::Relay;
 use crate::{build, command};
 
 /// A topology built in fresh network namespaces, one per node. Dropping it tears everything down:
 /// the namespaces' fds close and the kernel frees every link, address and route.
 pub struct Net {
-    // Dropped in this order: relays stop before the namespaces close.
+    // Dropped in this order: the relay forgets the links before their namespaces close.
     links: Vec<LinkState>,
-    /// Held, not used: closing it removes the relay's ports, and with them the links.
-    _relay_ns: Option<OwnedFd>,
     topology: Topology,
     nodes: Vec<Node>,
     /// The test's seed and where it came from, when a link has conditions.
@@ -88,30 +85,27 @@ impl Net {
                 cut: Mutex::new(false),
             })
             .collect();
-        let relay_ns = match relayed {
-            Some(build::Relayed { ns, ports }) => {
-                let test_seed = seed.map_or(0, |s| s.0);
-                for (k, ports) in ports {
-                    let spec = &topology.links()[k];
-                    let written = spec.conditions.expect("a relayed link has conditions");
-                    let wire = Conditions::from_topology(&written)
-                        .validate()
-                        .expect("the topology checked the conditions");
-                    let link_seed = written
-                        .seed
-                        .unwrap_or_else(|| conditions::link_seed(test_seed, k));
-                    let name = spec
+        let test_seed = seed.map_or(0, |s| s.0);
+        for (k, ports) in relayed {
+            let written = topology.links()[k]
+                .conditions
+                .expect("a relayed link has conditions");
+            let wire = Conditions::from_topology(&written)
+                .validate()
+                .expect("the topology checked the conditions");
+            let link_seed = written
+                .seed
+                .unwrap_or_else(|| conditions::link_seed(test_seed, k));
+            let relay = crate::relay::host()?
+                .relay(ports, wire, link_seed)
+                .map_err(|e| {
+                    let [a, b] = topology.links()[k]
                         .ends
-                        .map(|e| topology.nodes()[e.node].name.as_str())
-                        .join(" -- ");
-                    let relay = Relay::start(ports, wire, link_seed, &name)
-                        .map_err(|e| Error::io(format!("starting the relay of link {name}"), e))?;
-                    links[k].relay = Some(relay);
-                }
-                Some(ns)
-            }
-            None => None,
-        };
+                        .map(|e| topology.nodes()[e.node].name.as_str());
+                    Error::io(format!("starting the relay of link {a} -- {b}"), e)
+                })?;
+            links[k].relay = Some(relay);
+        }
         let commands = Arc::new(AtomicBool::new(false));
         let nodes = topology
             .nodes()
@@ -128,7 +122,6 @@ impl Net {
             .collect();
         Ok(Net {
             links,
-            _relay_ns: relay_ns,
             topology,
             nodes,
             seed,

@@ -73,9 +73,10 @@ pub(crate) struct Plan {
     pub wait_up: Vec<Vec<usize>>,
     /// Per node, IPv6 addresses whose local route must exist before the body starts.
     pub wait_ipv6: Vec<Vec<IpAddr>>,
-    /// The conditioned links, in order, when there are any. Their relay namespace comes after
+    /// The conditioned links, in order, when there are any. The relay namespace comes after
     /// the nodes in every per-node list above; link `relayed[c]` has its relay ports at that
-    /// namespace's interfaces `2c` and `2c + 1`.
+    /// namespace's interfaces `2c` and `2c + 1` (the relay is shared by the process, so the
+    /// builder replaces their planned indexes with ones the relay hands out).
     pub relayed: Vec<usize>,
 }
 
@@ -84,11 +85,6 @@ impl Plan {
     pub fn relay(&self) -> Option<usize> {
         (!self.relayed.is_empty()).then(|| self.create.len() - 1)
     }
-}
-
-/// The name of relay port `side` (0 or 1) of link `link`, inside the relay namespace.
-pub(crate) fn relay_port_name(link: usize, side: usize) -> String {
-    format!("l{link}.{}", ["a", "b"][side])
 }
 
 /// Plans the build of `topology`.

@@ -1,23 +1,31 @@
-//! The relay that carries a conditioned link's traffic, for kernels without `sch_netem` (and
+//! The relay that carries conditioned links' traffic, for kernels without `sch_netem` (and
 //! with it, for the same behaviour everywhere).
 //!
-//! A conditioned link `a -- b` is two veth pairs: `a`'s interface pairs with port 0 of a hidden
-//! relay namespace, `b`'s with port 1. Each node sees an ordinary veth with its addresses and
-//! MTU. One thread per link reads every frame arriving at either port (an `AF_PACKET` socket with
-//! virtio-net headers, so offloaded 64 KiB TCP bursts cross as one frame), decides its fate
-//! (`conditions.rs`), holds it until its time, and sends it out of the other port.
+//! A conditioned link `a -- b` is two veth pairs: `a`'s interface pairs with a port in the
+//! relay namespace, and so does `b`'s. Each node sees an ordinary veth with its addresses and
+//! MTU. The relay reads every frame arriving at a port (an `AF_PACKET` socket with virtio-net
+//! headers, so offloaded 64 KiB TCP bursts cross as one frame), decides its fate
+//! (`conditions.rs`), holds it until its time, and sends it out of the link's other port.
+//!
+//! One relay serves the whole process: one namespace, one packet socket bound to all its ports,
+//! one thread, made on the first conditioned build. Closing a packet socket costs the kernel a
+//! grace period (about 15 ms here), which a relay per topology paid at every drop; ports, by
+//! contrast, cost what any veth costs, and vanish with their node's namespace.
 //!
 //! No `/dev/net/tun` is needed (on many hosts only root may open it), so it works rootless too.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+
 use crate::conditions::{self, Wire};
+use crate::error::Error;
+use crate::namespace;
 
 /// Size of the virtio-net header in front of every frame (`struct virtio_net_hdr`).
 const VNET_HDR: usize = 10;
@@ -31,51 +39,148 @@ const RATE_QUEUE_FRAMES: usize = 1_000;
 const DELAY_QUEUE_FRAMES: usize = 50_000;
 /// Bytes held per direction at most, whatever the frame count.
 const QUEUE_BYTES: usize = 64 << 20;
-/// Frames read from one port per wake-up before the other port gets its turn.
+/// Frames read per wake-up before due frames get their turn.
 const BURST: usize = 64;
-/// Socket buffers asked for on the relay's ports.
-const PORT_BUFFER: usize = 4 << 20;
+/// Socket buffers asked for on the relay's socket.
+const SOCKET_BUFFER: usize = 16 << 20;
 /// Flows remembered per direction before their packet counters start over.
 const MAX_FLOWS: usize = 1 << 16;
+/// The first interface index handed to relay ports: far above any node's (see plan.rs), so a
+/// port never has its peer's index (the kernel would delay such a pair's link events).
+const FIRST_PORT_INDEX: u32 = 1 << 20;
 
 const SOL_PACKET: libc::c_int = 263;
 const PACKET_VNET_HDR: libc::c_int = 15;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const ETH_P_ALL: u16 = 0x0003;
 
-/// Opens the relay's socket on the port with index `ifindex`, in the calling thread's namespace.
-pub(crate) fn open_port(ifindex: u32) -> io::Result<OwnedFd> {
-    // Protocol 0 receives nothing until bound, so no frame of another port slips in.
-    let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+/// The process's relay: its namespace, its socket and the thread's controls.
+pub(crate) struct Host {
+    ns: OwnedFd,
+    socket: OwnedFd,
+    control: Control,
+    next_index: AtomicU32,
+    next_id: AtomicU64,
+}
+
+/// The relay, made on first use. A failure is kept and reported to every later caller.
+pub(crate) fn host() -> Result<&'static Host, Error> {
+    static HOST: OnceLock<Result<Host, (String, Option<Errno>)>> = OnceLock::new();
+    let made = HOST.get_or_init(|| {
+        // Made on a thread of its own, which moves into the new namespace and ends.
+        std::thread::scope(|scope| {
+            scope
+                .spawn(make_host)
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    });
+    match made {
+        Ok(host) => {
+            static STARTED: OnceLock<()> = OnceLock::new();
+            STARTED.get_or_init(|| {
+                std::thread::Builder::new()
+                    .name("netns-test-relay".into())
+                    .spawn(move || {
+                        Worker::new(host).run();
+                        host.control.dead.store(true, Ordering::Release);
+                        host.control.applied.notify_all();
+                    })
+                    .map(drop)
+                    .unwrap_or_else(|_| host.control.dead.store(true, Ordering::Release));
+            });
+            Ok(host)
+        }
+        Err((what, errno)) => {
+            let mut error = match errno {
+                Some(errno) => Error::kernel(what.clone(), *errno, None),
+                None => Error::io(what.clone(), io::Error::other("failed")),
+            };
+            error = error.on_node("(link relay)");
+            if *errno == Some(Errno::EAFNOSUPPORT) {
+                error = error.with_hint(
+                    "conditioned links need packet sockets: a kernel with CONFIG_PACKET",
+                );
+            }
+            Err(error)
+        }
+    }
+}
+
+fn make_host() -> Result<Host, (String, Option<Errno>)> {
+    let os = |what: &str, e: io::Error| (what.to_string(), e.raw_os_error().map(Errno::from_raw));
+    let home = namespace::current_inode().map_err(|e| os("reading the current namespace", e))?;
+    let ns = namespace::create_and_enter()
+        .map_err(|(errno, _)| ("creating the relay's namespace".to_string(), Some(errno)))?;
+    let inode = namespace::inode(&ns).map_err(|e| os("reading a new namespace", e))?;
+    if inode == home || inode == namespace::host_inode() {
+        return Err((
+            "creating the relay's namespace (unshare returned without a new one; refusing to \
+             configure)"
+                .into(),
+            None,
+        ));
+    }
+    // IPv6 off before any port exists: the ports never send solicitations or multicast reports
+    // into the nodes' links.
+    for key in ["all", "default"] {
+        std::fs::write(format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6"), "1")
+            .or_else(|e| match e.kind() {
+                io::ErrorKind::NotFound => Ok(()), // no IPv6 in this kernel
+                _ => Err(e),
+            })
+            .map_err(|e| os("turning IPv6 off in the relay's namespace", e))?;
+    }
+    let socket = open_socket().map_err(|e| os("opening the relay's packet socket", e))?;
+    let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if wake < 0 {
+        return Err(os("making the relay's eventfd", io::Error::last_os_error()));
+    }
+    Ok(Host {
+        ns,
+        socket,
+        control: Control {
+            links: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            seen: Mutex::new(0),
+            applied: Condvar::new(),
+            wake: unsafe { OwnedFd::from_raw_fd(wake) },
+            dead: AtomicBool::new(false),
+        },
+        next_index: AtomicU32::new(FIRST_PORT_INDEX),
+        next_id: AtomicU64::new(1),
+    })
+}
+
+/// A packet socket that sees every frame arriving at any port of the calling thread's namespace.
+fn open_socket() -> io::Result<OwnedFd> {
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(ETH_P_ALL.to_be()),
+        )
+    };
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_int(raw, SOL_PACKET, PACKET_VNET_HDR, 1)?;
     // Our own sends would otherwise come back to us as outgoing frames.
-    set_int(raw, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)?;
+    set_int(raw, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("{e} (PACKET_IGNORE_OUTGOING needs Linux 4.20 or later)"),
+        )
+    })?;
     for (force, plain) in [
         (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
         (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
     ] {
         // Forced past the system limit where we may (root); else as much as it allows.
-        if set_int(raw, libc::SOL_SOCKET, force, PORT_BUFFER as i32).is_err() {
-            let _ = set_int(raw, libc::SOL_SOCKET, plain, PORT_BUFFER as i32);
+        if set_int(raw, libc::SOL_SOCKET, force, SOCKET_BUFFER as i32).is_err() {
+            let _ = set_int(raw, libc::SOL_SOCKET, plain, SOCKET_BUFFER as i32);
         }
-    }
-    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    addr.sll_family = libc::AF_PACKET as u16;
-    addr.sll_protocol = ETH_P_ALL.to_be();
-    addr.sll_ifindex = ifindex as i32;
-    let rc = unsafe {
-        libc::bind(
-            raw,
-            (&raw const addr).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
     }
     Ok(fd)
 }
@@ -97,18 +202,58 @@ fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: i32) -> io::
     }
 }
 
-/// What the caller controls, shared with the relay thread.
-struct State {
+impl Host {
+    /// The relay's namespace, where a build creates the ports.
+    pub fn ns(&self) -> &OwnedFd {
+        &self.ns
+    }
+
+    /// A fresh interface index for a port, never handed out before in this process.
+    pub fn port_index(&self) -> u32 {
+        self.next_index.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Starts relaying between the ports with indexes `ports` (paired with a link's ends 0 and
+    /// 1) under `wire`, with random choices from `seed`, until the returned handle drops.
+    pub fn relay(&'static self, ports: [u32; 2], wire: Wire, seed: u64) -> io::Result<Relay> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let relay = Relay {
+            host: self,
+            id,
+            seed,
+        };
+        let state = LinkControl {
+            ports,
+            wire,
+            down: false,
+            seed,
+        };
+        self.control.change(|links| {
+            links.insert(id, state);
+        })?;
+        Ok(relay)
+    }
+}
+
+/// Port names in the relay namespace: unique, because indexes are.
+pub(crate) fn port_name(index: u32) -> String {
+    format!("r{index}")
+}
+
+/// What the caller controls of one link, shared with the relay thread.
+#[derive(Debug, Clone, Copy)]
+struct LinkControl {
+    ports: [u32; 2],
     wire: Wire,
     down: bool,
-    stop: bool,
+    seed: u64,
 }
 
 struct Control {
-    state: Mutex<State>,
-    /// Bumped by every change; the thread re-reads `state` when it differs from what it saw.
+    links: Mutex<HashMap<u64, LinkControl>>,
+    /// Bumped by every change; the thread re-reads `links` when it differs from what it saw.
     generation: AtomicU64,
-    /// The generation the thread has applied, under `state`'s lock, announced on `applied`.
+    /// The generation the thread has applied, announced on `applied`.
     seen: Mutex<u64>,
     applied: Condvar,
     /// An eventfd that wakes the thread from its wait.
@@ -117,109 +262,82 @@ struct Control {
     dead: AtomicBool,
 }
 
-/// A running relay: stops, and its thread ends, when dropped.
+impl Control {
+    /// Changes the links and returns once the thread has applied the change: after a link is
+    /// cut, no frame of it crosses, not even one that was in flight.
+    fn change(&self, f: impl FnOnce(&mut HashMap<u64, LinkControl>)) -> io::Result<()> {
+        let generation = {
+            let mut links = self.links.lock().expect("relay links");
+            f(&mut links);
+            self.generation.fetch_add(1, Ordering::AcqRel) + 1
+        };
+        wake(&self.wake);
+        let seen = self.seen.lock().expect("relay seen");
+        let (_seen, timeout) = self
+            .applied
+            .wait_timeout_while(seen, Duration::from_secs(5), |seen| {
+                *seen < generation && !self.dead.load(Ordering::Acquire)
+            })
+            .expect("relay seen");
+        if timeout.timed_out() || self.dead.load(Ordering::Acquire) {
+            return Err(io::Error::other("the link relay's thread does not answer"));
+        }
+        Ok(())
+    }
+
+    fn get(&self, id: u64) -> LinkControl {
+        self.links.lock().expect("relay links")[&id]
+    }
+}
+
+/// One link's share of the relay: stops relaying it when dropped.
 pub(crate) struct Relay {
-    control: Arc<Control>,
-    /// In a mutex only so that a `Net` stays `RefUnwindSafe` (a `JoinHandle` is not).
-    thread: Mutex<Option<JoinHandle<()>>>,
+    host: &'static Host,
+    id: u64,
     seed: u64,
 }
 
 impl Relay {
-    /// Starts relaying between `ports` under `wire`, with random choices from `seed`.
-    pub fn start(ports: [OwnedFd; 2], wire: Wire, seed: u64, name: &str) -> io::Result<Relay> {
-        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if wake < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let control = Arc::new(Control {
-            state: Mutex::new(State {
-                wire,
-                down: false,
-                stop: false,
-            }),
-            generation: AtomicU64::new(0),
-            seen: Mutex::new(0),
-            applied: Condvar::new(),
-            wake: unsafe { OwnedFd::from_raw_fd(wake) },
-            dead: AtomicBool::new(false),
-        });
-        let shared = control.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("netns-test-relay {name}"))
-            .spawn(move || {
-                let mut relay = Worker::new(ports, seed, &shared);
-                relay.run(&shared);
-                shared.dead.store(true, Ordering::Release);
-                shared.applied.notify_all();
-            })?;
-        Ok(Relay {
-            control,
-            thread: Mutex::new(Some(thread)),
-            seed,
-        })
-    }
-
-    /// The seed of the relay's random choices.
+    /// The seed of the link's random choices.
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
     /// The conditions in force.
     pub fn wire(&self) -> Wire {
-        self.control.state.lock().expect("relay state").wire
+        self.host.control.get(self.id).wire
     }
 
-    /// Whether the link is down.
+    /// Whether the link is cut.
     pub fn is_down(&self) -> bool {
-        self.control.state.lock().expect("relay state").down
-    }
-
-    /// Changes the state and returns once the thread has applied it: after `set_down(true)`
-    /// returns, no frame crosses, not even one that was in flight.
-    fn change(&self, f: impl FnOnce(&mut State)) -> io::Result<()> {
-        let generation = {
-            let mut state = self.control.state.lock().expect("relay state");
-            f(&mut state);
-            self.control.generation.fetch_add(1, Ordering::AcqRel) + 1
-        };
-        wake(&self.control.wake);
-        let seen = self.control.seen.lock().expect("relay seen");
-        let (_seen, timeout) = self
-            .control
-            .applied
-            .wait_timeout_while(seen, Duration::from_secs(5), |seen| {
-                *seen < generation && !self.control.dead.load(Ordering::Acquire)
-            })
-            .expect("relay seen");
-        if timeout.timed_out() || self.control.dead.load(Ordering::Acquire) {
-            return Err(io::Error::other("the link's relay thread does not answer"));
-        }
-        Ok(())
+        self.host.control.get(self.id).down
     }
 
     /// Sets the conditions.
     pub fn set_wire(&self, wire: Wire) -> io::Result<()> {
-        self.change(|s| s.wire = wire)
+        self.host.control.change(|links| {
+            if let Some(l) = links.get_mut(&self.id) {
+                l.wire = wire;
+            }
+        })
     }
 
     /// Cuts or mends the link.
     pub fn set_down(&self, down: bool) -> io::Result<()> {
-        self.change(|s| s.down = down)
+        self.host.control.change(|links| {
+            if let Some(l) = links.get_mut(&self.id) {
+                l.down = down;
+            }
+        })
     }
 }
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        if let Ok(mut state) = self.control.state.lock() {
-            state.stop = true;
-        }
-        self.control.generation.fetch_add(1, Ordering::AcqRel);
-        wake(&self.control.wake);
-        let thread = self.thread.get_mut().map_or(None, Option::take);
-        if let Some(thread) = thread {
-            let _ = thread.join();
-        }
+        // Its ports vanish with the nodes' namespaces; the thread forgets them first.
+        let _ = self.host.control.change(|links| {
+            links.remove(&self.id);
+        });
     }
 }
 
@@ -295,26 +413,29 @@ impl Lane {
     }
 }
 
-struct Worker {
-    ports: [OwnedFd; 2],
+/// A link as the thread runs it.
+struct Active {
+    control: LinkControl,
+    /// Lane `s` carries frames that arrived at port `s` toward port `1 - s`.
     lanes: [Lane; 2],
-    seed: u64,
-    wire: Wire,
-    down: bool,
+}
+
+struct Worker {
+    host: &'static Host,
+    links: HashMap<u64, Active>,
+    /// Port index to (link id, side).
+    ports: HashMap<u32, (u64, usize)>,
     generation: u64,
     epoch: Instant,
     buf: Vec<u8>,
 }
 
 impl Worker {
-    fn new(ports: [OwnedFd; 2], seed: u64, control: &Control) -> Worker {
-        let state = control.state.lock().expect("relay state");
+    fn new(host: &'static Host) -> Worker {
         Worker {
-            ports,
-            lanes: [Lane::new(0), Lane::new(1)],
-            seed,
-            wire: state.wire,
-            down: state.down,
+            host,
+            links: HashMap::new(),
+            ports: HashMap::new(),
             generation: 0,
             epoch: Instant::now(),
             buf: vec![0; FRAME_MAX],
@@ -325,47 +446,52 @@ impl Worker {
         self.epoch.elapsed().as_nanos() as u64
     }
 
-    /// Takes in what the caller changed; false when told to stop.
-    fn sync(&mut self, control: &Control) -> bool {
+    /// Takes in what callers changed.
+    fn sync(&mut self) {
+        let control = &self.host.control;
         let generation = control.generation.load(Ordering::Acquire);
         if generation == self.generation {
-            return true;
+            return;
         }
-        let state = control.state.lock().expect("relay state");
-        self.wire = state.wire;
-        if state.down && !self.down {
-            // Frames in flight die with the cable.
-            self.lanes.iter_mut().for_each(Lane::flush);
+        {
+            let wanted = control.links.lock().expect("relay links");
+            self.links.retain(|id, _| wanted.contains_key(id));
+            self.ports.retain(|_, (id, _)| wanted.contains_key(id));
+            for (&id, &c) in wanted.iter() {
+                let active = self.links.entry(id).or_insert_with(|| Active {
+                    control: c,
+                    lanes: [Lane::new(0), Lane::new(1)],
+                });
+                if c.down && !active.control.down {
+                    // Frames in flight die with the cable.
+                    active.lanes.iter_mut().for_each(Lane::flush);
+                }
+                active.control = c;
+                for (side, &port) in c.ports.iter().enumerate() {
+                    self.ports.insert(port, (id, side));
+                }
+            }
         }
-        self.down = state.down;
-        let stop = state.stop;
-        drop(state);
         self.generation = generation;
         *control.seen.lock().expect("relay seen") = generation;
         control.applied.notify_all();
-        !stop
     }
 
-    fn run(&mut self, control: &Control) {
+    fn run(&mut self) {
+        let socket = self.host.socket.as_raw_fd();
+        let wake = self.host.control.wake.as_raw_fd();
         loop {
-            if !self.sync(control) {
-                return;
-            }
+            self.sync();
             let now = self.now();
-            for lane in 0..2 {
-                self.deliver(lane, now);
-            }
+            self.deliver(now);
             let next = self
-                .lanes
-                .iter()
-                .filter_map(|l| l.queue.front().map(|f| f.0))
+                .links
+                .values()
+                .flat_map(|l| l.lanes.iter().filter_map(|lane| lane.queue.front()))
+                .map(|f| f.0)
                 .min();
             let timeout = next.map(|due| due.saturating_sub(self.now()));
-            let mut fds = [
-                poll_in(self.ports[0].as_raw_fd()),
-                poll_in(self.ports[1].as_raw_fd()),
-                poll_in(control.wake.as_raw_fd()),
-            ];
+            let mut fds = [poll_in(socket), poll_in(wake)];
             let spec = timeout.map(|ns| libc::timespec {
                 tv_sec: (ns / 1_000_000_000) as libc::time_t,
                 tv_nsec: (ns % 1_000_000_000) as libc::c_long,
@@ -384,49 +510,51 @@ impl Worker {
                 }
                 return;
             }
-            if fds[2].revents != 0 {
+            if fds[1].revents != 0 {
                 let mut count = 0u64;
-                let _ = unsafe { libc::read(control.wake.as_raw_fd(), (&raw mut count).cast(), 8) };
+                let _ = unsafe { libc::read(wake, (&raw mut count).cast(), 8) };
+                self.sync();
             }
-            if !self.sync(control) {
-                return;
-            }
-            for (port, fd) in fds.iter().take(2).enumerate() {
-                if fd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
-                    return; // the namespace is gone
-                }
-                if fd.revents & libc::POLLIN != 0 {
-                    self.receive(port);
-                }
+            if fds[0].revents & libc::POLLIN != 0 {
+                self.receive(socket);
             }
         }
     }
 
-    /// Reads up to `BURST` frames arriving at `port` and queues (or drops) each.
-    fn receive(&mut self, port: usize) {
+    /// Reads up to `BURST` frames and queues (or drops) each.
+    fn receive(&mut self, socket: RawFd) {
         for _ in 0..BURST {
+            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
             let n = unsafe {
-                libc::recv(
-                    self.ports[port].as_raw_fd(),
+                libc::recvfrom(
+                    socket,
                     self.buf.as_mut_ptr().cast(),
                     self.buf.len(),
                     libc::MSG_DONTWAIT,
+                    (&raw mut from).cast(),
+                    &mut len,
                 )
             };
             if n <= VNET_HDR as isize {
                 return; // EAGAIN, or nothing a frame could be
             }
-            if self.down {
-                continue;
-            }
+            let Some(&(id, side)) = self.ports.get(&(from.sll_ifindex as u32)) else {
+                continue; // a port not (or no longer) relayed
+            };
             let now = self.now();
             let frame = &self.buf[..n as usize];
-            let lane = &mut self.lanes[port];
-            let Some(due) = lane.fate(frame, now, &self.wire, self.seed) else {
+            let link = self.links.get_mut(&id).expect("ports follow links");
+            if link.control.down {
+                continue;
+            }
+            let out = link.control.ports[1 - side];
+            let lane = &mut link.lanes[side];
+            let Some(due) = lane.fate(frame, now, &link.control.wire, link.control.seed) else {
                 continue;
             };
             if due <= now && lane.queue.is_empty() {
-                send(&self.ports[1 - port], frame);
+                send(socket, out, frame);
             } else {
                 lane.bytes += frame.len();
                 lane.queue.push_back((due, frame.to_vec()));
@@ -434,14 +562,18 @@ impl Worker {
         }
     }
 
-    /// Sends every frame of lane `lane` that is due at `now`.
-    fn deliver(&mut self, lane: usize, now: u64) {
-        let out = &self.ports[1 - lane];
-        let lane = &mut self.lanes[lane];
-        while lane.queue.front().is_some_and(|f| f.0 <= now) {
-            let (_, frame) = lane.queue.pop_front().expect("front");
-            lane.bytes -= frame.len();
-            send(out, &frame);
+    /// Sends every queued frame that is due at `now`.
+    fn deliver(&mut self, now: u64) {
+        let socket = self.host.socket.as_raw_fd();
+        for link in self.links.values_mut() {
+            for (side, lane) in link.lanes.iter_mut().enumerate() {
+                let out = link.control.ports[1 - side];
+                while lane.queue.front().is_some_and(|f| f.0 <= now) {
+                    let (_, frame) = lane.queue.pop_front().expect("front");
+                    lane.bytes -= frame.len();
+                    send(socket, out, &frame);
+                }
+            }
         }
     }
 }
@@ -454,10 +586,23 @@ fn poll_in(fd: RawFd) -> libc::pollfd {
     }
 }
 
-/// Sends one frame out of a port. A refusal (the peer went down, no buffer) loses the frame, as
-/// a wire would.
-fn send(port: &OwnedFd, frame: &[u8]) {
-    let _ = unsafe { libc::send(port.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+/// Sends one frame out of the port with index `port`. A refusal (the port is gone, no buffer)
+/// loses the frame, as a wire would.
+fn send(socket: RawFd, port: u32, frame: &[u8]) {
+    let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    to.sll_family = libc::AF_PACKET as u16;
+    to.sll_protocol = ETH_P_ALL.to_be();
+    to.sll_ifindex = port as i32;
+    let _ = unsafe {
+        libc::sendto(
+            socket,
+            frame.as_ptr().cast(),
+            frame.len(),
+            0,
+            (&raw const to).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
 }
 
 #[cfg(test)]

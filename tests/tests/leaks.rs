@@ -1,7 +1,8 @@
 //! Nothing outlives a dropped `Net`: after 100 build/drop cycles of a five-node topology, with a
 //! runtime, a thread and a process started in it each time, the process holds exactly the file
-//! descriptors and threads it held before. The same for conditioned links (relay namespace,
-//! packet sockets, relay threads), cut and conditioned mid-test.
+//! descriptors and threads it held before. The same for conditioned links (ports in the relay
+//! namespace, per-link relay state), cut and conditioned mid-test; the process's one relay is
+//! made by the first cycle, before counting.
 
 use netns_test::Net;
 
