@@ -158,6 +158,11 @@ fn print_nodes(net: &Net) {
             println!("  route {} {via}", route.dest);
         }
     }
+    for link in net.links() {
+        if let (Some(conditions), Some(seed)) = (link.conditions(), link.seed()) {
+            println!("link {link}: {conditions} seed={seed}");
+        }
+    }
 }
 
 /// Every node with an address pings every other such node's `ip()`; prints the matrix.

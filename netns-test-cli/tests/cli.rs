@@ -55,6 +55,26 @@ fn pingall_fails_when_the_router_does_not_forward() {
 }
 
 #[test]
+fn up_prints_each_conditioned_link_and_pings_through_it() {
+    let file = temp_topology(
+        "conditioned.topo",
+        "switch s\na -- s delay=10ms jitter=1ms seed=5\nb -- s rate=100mbit\n",
+    );
+    let out = netns_test(&["up", &file, "--pingall"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("link a:eth0 -- s:eth0: delay=10ms jitter=1ms seed=5"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("link b:eth0 -- s:eth1: delay=0ms rate=100mbit seed="),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2/2 pairs answered"), "{stdout}");
+}
+
+#[test]
 fn pingall_covers_a_switch_and_ipv6() {
     for file in ["lan.topo", "dualstack.topo"] {
         let out = netns_test(&["up", &fixture(file), "--pingall"]);

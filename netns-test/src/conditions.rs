@@ -82,6 +82,41 @@ impl Conditions {
     }
 }
 
+/// The conditions as topology options, e.g. `delay=50ms jitter=10ms loss=20% rate=10mbit`:
+/// what a topology would say to give a link these conditions (`delay=` always, so the text still
+/// asks for a conditioned link when everything is zero).
+impl std::fmt::Display for Conditions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn duration(d: Duration) -> String {
+            let ns = d.as_nanos();
+            match ns {
+                0 => "0ms".into(),
+                n if n % 1_000_000_000 == 0 => format!("{}s", n / 1_000_000_000),
+                n if n % 1_000_000 == 0 => format!("{}ms", n / 1_000_000),
+                n if n % 1_000 == 0 => format!("{}us", n / 1_000),
+                n => format!("{n}ns"),
+            }
+        }
+        write!(f, "delay={}", duration(self.delay))?;
+        if !self.jitter.is_zero() {
+            write!(f, " jitter={}", duration(self.jitter))?;
+        }
+        if self.loss_percent != 0.0 {
+            write!(f, " loss={}%", self.loss_percent)?;
+        }
+        if let Some(bps) = self.rate_bps {
+            let rate = match bps {
+                b if b % 1_000_000_000 == 0 => format!("{}gbit", b / 1_000_000_000),
+                b if b % 1_000_000 == 0 => format!("{}mbit", b / 1_000_000),
+                b if b % 1_000 == 0 => format!("{}kbit", b / 1_000),
+                b => format!("{b}bit"),
+            };
+            write!(f, " rate={rate}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Conditions as the relay applies them, in whole units.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct Wire {
@@ -305,6 +340,20 @@ mod tests {
             ..Default::default()
         };
         assert!((0..100).all(|n| short.delay_of(mix(n)) <= 15));
+    }
+
+    #[test]
+    fn conditions_print_as_the_options_that_make_them() {
+        for text in [
+            "delay=50ms jitter=10ms loss=20% rate=10mbit",
+            "delay=0ms",
+            "delay=1500us loss=0.5% rate=1500kbit",
+            "delay=2s rate=1gbit",
+        ] {
+            let topology = netns_test_topology::parse(&format!("a -- b {text}")).unwrap();
+            let c = Conditions::from_topology(&topology.links()[0].conditions.unwrap());
+            assert_eq!(c.to_string(), text);
+        }
     }
 
     #[test]

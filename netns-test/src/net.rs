@@ -176,18 +176,13 @@ impl Net {
         let (test_seed, source) = self.seed?;
         let mut out = String::new();
         for link in self.links().filter(|l| l.seed().is_some()) {
-            let c = link.conditions().unwrap_or_default();
             let written = self.topology.links()[link.index()]
                 .conditions
                 .and_then(|c| c.seed)
                 .is_some();
             out.push_str(&format!(
-                "  link {link}: delay={:?} jitter={:?} loss={}% rate={} seed={}{}\n",
-                c.delay,
-                c.jitter,
-                c.loss_percent,
-                c.rate_bps
-                    .map_or("unlimited".into(), |r| format!("{r}bit/s")),
+                "  link {link}: {} seed={}{}\n",
+                link.conditions().unwrap_or_default(),
                 link.seed().unwrap_or_default(),
                 if written {
                     " (written on the link)"
