@@ -120,6 +120,17 @@ fn round_trip(socket: &UdpSocket, to: IpAddr, seq: u32) -> Duration {
     }
 }
 
+/// A sink on `b`, a socket in the calling thread's node, and the proof that datagrams flow
+/// (which also resolves the neighbours, so from then on only the test's datagrams cross).
+fn flowing(net: &Net) -> (Peer, UdpSocket, IpAddr) {
+    let b = net.node("b").ip();
+    let sink = Peer::start(net, "b", PORT, false);
+    let socket = client(0);
+    send(&socket, b, 0);
+    assert_eq!(sink.next(PATIENCE).map(|a| a.0), Some(0), "flows before");
+    (sink, socket, b)
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -158,12 +169,7 @@ fn delay_50ms_makes_udp_round_trips_and_tcp_connects_take_100_to_130ms(net: &Net
 
 #[netns_test(topology = "a -- b delay=50ms jitter=10ms seed=11")]
 fn jitter_spreads_delays_over_the_window_without_reordering(net: &Net) {
-    let b = net.node("b").ip();
-    let sink = Peer::start(net, "b", PORT, false);
-    let socket = client(0);
-    // Resolve the neighbours first; from then on only our probes cross.
-    send(&socket, b, 0);
-    assert_eq!(sink.next(PATIENCE).map(|a| a.0), Some(0));
+    let (sink, socket, b) = flowing(net);
 
     // One-way delays, one probe at a time (each sent when the last arrived, 40 ms or more
     // apart, so order never holds a probe back): every delay in 40..=60 ms, plus 5 ms for
@@ -208,11 +214,7 @@ fn jitter_spreads_delays_over_the_window_without_reordering(net: &Net) {
 
 #[netns_test(topology = "a -- b delay=50ms jitter=10ms seed=12")]
 fn jitter_never_reorders_a_flow(net: &Net) {
-    let b = net.node("b").ip();
-    let sink = Peer::start(net, "b", PORT, false);
-    let socket = client(0);
-    send(&socket, b, 0);
-    assert_eq!(sink.next(PATIENCE).map(|a| a.0), Some(0));
+    let (sink, socket, b) = flowing(net);
     // A burst, back to back: the jitter draws of neighbours differ by up to 20 ms, far more than
     // the microseconds between them, yet they must arrive in order, none lost (no loss is set).
     for seq in 1..=300 {
@@ -224,53 +226,54 @@ fn jitter_never_reorders_a_flow(net: &Net) {
     assert_eq!(arrived, (1..=300).collect::<Vec<u32>>());
 }
 
-/// Sends 2000 numbered datagrams from port 40000 across `a -- b loss=20% seed=SEED` and returns
-/// the numbers lost. Datagrams go in batches of 100, each followed by a marker from another port
-/// (another flow, with fates of its own) sent until it arrives: the relay keeps a direction in
-/// order, so the marker's arrival means every datagram before it arrived or was lost.
+/// Sends `count` numbered datagrams from port 40000 of the calling thread's node (`a`) to a sink
+/// on `b`, `batch` at a time, and returns the numbers lost. Before the first batch and after
+/// each, a marker goes from port 40001 (another flow, with fates of its own) until it arrives:
+/// the relay keeps a direction in order, so the marker's arrival means every datagram before it
+/// arrived or was lost. The first marker also resolves the neighbours.
+fn lost_of(net: &Net, count: u32, batch: u32) -> Vec<u32> {
+    let b = net.node("b").ip();
+    let sink = Peer::start(net, "b", PORT, false);
+    let data = client(40_000);
+    let marker = client(40_001);
+    let mut received = Vec::new();
+    let fence = |mark: u32, received: &mut Vec<u32>| {
+        for _ in 0..50 {
+            send(&marker, b, mark);
+            // Nothing else is in flight, so an arrival takes well under a millisecond; a
+            // marker not seen in 200 ms was lost.
+            while let Some((seq, _)) = sink.next(Duration::from_millis(200)) {
+                if seq == mark {
+                    return;
+                }
+                if seq < count {
+                    received.push(seq);
+                }
+            }
+        }
+        panic!("50 markers lost in a row");
+    };
+    fence(1_000_000, &mut received);
+    for (n, first) in (0..count).step_by(batch as usize).enumerate() {
+        for seq in first..(first + batch).min(count) {
+            send(&data, b, seq);
+        }
+        fence(1_000_001 + n as u32, &mut received);
+    }
+    received.sort_unstable();
+    received.dedup();
+    (0..count)
+        .filter(|s| received.binary_search(s).is_err())
+        .collect()
+}
+
+/// The datagrams lost of 2000 across `a -- b loss=20% seed=SEED`.
 fn lost_with_seed(seed: u64) -> Vec<u32> {
     let net = Net::build(&format!(
         "a 198.51.100.1/24 -- b 198.51.100.2/24 loss=20% seed={seed}"
     ))
     .unwrap();
-    let b = net.node("b").ip();
-    let sink = Peer::start(&net, "b", PORT, false);
-    net.node("a").run(move || {
-        let data = client(40_000);
-        let marker = client(40_001);
-        let mut received = Vec::new();
-        let mut next_marker = 1_000_000;
-        let mut fence = |received: &mut Vec<u32>| {
-            next_marker += 1;
-            let mark = next_marker;
-            for _ in 0..50 {
-                send(&marker, b, mark);
-                // Nothing else is in flight, so an arrival takes well under a millisecond; a
-                // marker not seen in 200 ms was lost.
-                while let Some((seq, _)) = sink.next(Duration::from_millis(200)) {
-                    if seq == mark {
-                        return;
-                    }
-                    if seq < 2000 {
-                        received.push(seq);
-                    }
-                }
-            }
-            panic!("50 markers lost in a row at 20% loss");
-        };
-        fence(&mut received); // neighbour resolution, before any datagram of the measured flow
-        for batch in 0..20 {
-            for seq in batch * 100..(batch + 1) * 100 {
-                send(&data, b, seq);
-            }
-            fence(&mut received);
-        }
-        received.sort_unstable();
-        received.dedup();
-        (0..2000)
-            .filter(|s| received.binary_search(s).is_err())
-            .collect()
-    })
+    net.node("a").run(|| lost_of(&net, 2000, 100))
 }
 
 #[test]
@@ -354,11 +357,7 @@ fn snapshot(net: &Net) -> String {
 /// datagrams are sent into the cut), traffic flows within 100 ms of `up()` (plus the link's
 /// delay), and interfaces, addresses and routes are what they were.
 fn cut_and_mend(net: &Net, delay: Duration) {
-    let b = net.node("b").ip();
-    let sink = Peer::start(net, "b", PORT, false);
-    let socket = client(0);
-    send(&socket, b, 0);
-    assert_eq!(sink.next(PATIENCE).map(|a| a.0), Some(0), "flows before");
+    let (sink, socket, b) = flowing(net);
     let before = snapshot(net);
     let link = net.link("a", "b");
 
@@ -499,29 +498,7 @@ fn a_switch_port_can_be_conditioned(net: &Net) {
 #[netns_test(topology = "a 198.51.100.1/24 -- b 198.51.100.2/24 loss=30%")]
 #[ignore = "run by the test below in a child process"]
 fn lossy_probe(net: &Net) {
-    let b = net.node("b").ip();
-    let sink = Peer::start(net, "b", PORT, false);
-    let data = client(40_000);
-    let marker = client(40_001);
-    // As in `lost_with_seed`: a marker that arrives fences everything sent before it.
-    let mut received = Vec::new();
-    for round in 0..2 {
-        if round == 1 {
-            for seq in 0..200 {
-                send(&data, b, seq);
-            }
-        }
-        'fence: for _ in 0..50 {
-            send(&marker, b, 5000 + round);
-            while let Some((seq, _)) = sink.next(Duration::from_millis(200)) {
-                if seq == 5000 + round {
-                    break 'fence;
-                }
-                received.push(seq);
-            }
-        }
-    }
-    let lost: Vec<u32> = (0..200).filter(|s| !received.contains(s)).collect();
+    let lost = lost_of(net, 200, 200);
     panic!("lost: {lost:?}");
 }
 
