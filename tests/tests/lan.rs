@@ -82,6 +82,45 @@ fn a_switch_with_its_own_addresses_is_reachable_and_hands_out_both_families(net:
     assert_eq!(tcp_echo(b, b6, 9003, b"v6 across").unwrap(), b"v6 across");
 }
 
+#[netns_test(
+    topology = "switch s 203.0.113.254/24 2001:db8::ff/64\na -- s\nb -- s",
+    node = "a"
+)]
+fn switch_ports_carry_ipv6_without_speaking_it_and_the_bridge_keeps_it(net: &Net) {
+    netns_test::assert_not_in_host_netns();
+    let out = net
+        .node("s")
+        .command("ip")
+        .args(["-6", "-o", "address"])
+        .output()
+        .unwrap();
+    let v6 = String::from_utf8_lossy(&out.stdout);
+    let on = |iface: &str| {
+        v6.lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(iface))
+    };
+    assert!(on("br0") && v6.contains("2001:db8::ff/64"), "{v6}");
+    assert!(
+        !on("eth0") && !on("eth1"),
+        "ports have no IPv6 of their own: {v6}"
+    );
+    // The hosts keep theirs, and IPv6 crosses the switch and reaches its bridge.
+    let b = net.node("b");
+    let b6 = b.ips()[1];
+    assert_eq!(tcp_echo(b, b6, 9004, b"v6 across").unwrap(), b"v6 across");
+    let s = net.node("s");
+    assert_eq!(
+        tcp_echo(
+            s,
+            "2001:db8::ff".parse().unwrap(),
+            9005,
+            b"v6 to the switch"
+        )
+        .unwrap(),
+        b"v6 to the switch"
+    );
+}
+
 /// Big enough that the namespaces are made on several threads: every node still gets its own,
 /// in order, and every host reaches the first.
 #[test]
