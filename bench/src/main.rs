@@ -308,7 +308,7 @@ fn main() {
         || Net::build("a -- b").unwrap(),
     );
     println!(
-        "conditioned pair `a -- b delay=1ms`, build + drop: {} (plain pair in the same run: {}; the relay adds a namespace, two veth pairs and a thread)",
+        "conditioned pair `a -- b delay=1ms`, build + drop: {} (plain pair in the same run: {}; the link is two veth pairs through the process's relay, made once)",
         ms(conditioned),
         ms(plain)
     );
