@@ -78,9 +78,13 @@ pub(crate) fn new_veth(
     peer: VethEnd<'_>,
     peer_ns: RawFd,
 ) -> RouteNetlinkMessage {
+    // One queue each way, as for the local end: the kernel's default is one per possible CPU,
+    // each with its own sysfs entries to register and remove (dozens on a big machine).
     let mut peer_attrs = vec![
         LinkAttribute::IfName(peer.name.into()),
         LinkAttribute::NetNsFd(peer_ns),
+        LinkAttribute::NumTxQueues(1),
+        LinkAttribute::NumRxQueues(1),
     ];
     peer_attrs.extend(peer.mtu.map(LinkAttribute::Mtu));
     peer_attrs.extend(peer.max_segments.map(LinkAttribute::GsoMaxSegs));
