@@ -79,15 +79,26 @@ pub(crate) fn host() -> Result<&'static Host, Error> {
         Ok(host) => {
             static STARTED: OnceLock<()> = OnceLock::new();
             STARTED.get_or_init(|| {
-                std::thread::Builder::new()
-                    .name("netns-test-relay".into())
-                    .spawn(move || {
-                        Worker::new(host).run();
-                        host.control.dead.store(true, Ordering::Release);
-                        host.control.applied.notify_all();
-                    })
-                    .map(drop)
-                    .unwrap_or_else(|_| host.control.dead.store(true, Ordering::Release));
+                // Started from a thread inside the relay's namespace, so that is where it lives:
+                // a thread holds its namespace alive, and the caller may be in a node's.
+                let started = std::thread::scope(|scope| {
+                    scope
+                        .spawn(|| {
+                            namespace::enter(&host.ns)?;
+                            std::thread::Builder::new()
+                                .name("netns-test-relay".into())
+                                .spawn(move || {
+                                    Worker::new(host).run();
+                                    host.control.dead.store(true, Ordering::Release);
+                                    host.control.applied.notify_all();
+                                })
+                                .map(drop)
+                        })
+                        .join()
+                });
+                if !matches!(started, Ok(Ok(()))) {
+                    host.control.dead.store(true, Ordering::Release);
+                }
             });
             Ok(host)
         }

@@ -27,8 +27,19 @@ fn cycle() {
     drop(net);
 }
 
+/// The network namespace of every thread of this process.
+fn thread_namespaces() -> Vec<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::metadata(t.unwrap().path().join("ns/net")).ok())
+        .map(|m| m.ino())
+        .collect()
+}
+
 fn conditioned_cycle() {
     let net = Net::build("a -- b delay=1ms loss=1%\nswitch s\nb -- s jitter=1ms\nc -- s").unwrap();
+    let inodes: Vec<u64> = net.nodes().map(|n| n.netns_inode()).collect();
     let link = net.link("a", "b");
     link.down().unwrap();
     link.up().unwrap();
@@ -38,6 +49,13 @@ fn conditioned_cycle() {
         .set(netns_test::Conditions::default())
         .unwrap();
     drop(net);
+    // A thread holds its namespace alive: none may be left in a node's (the relay's thread,
+    // made by the first conditioned build, once was).
+    let held: Vec<u64> = thread_namespaces()
+        .into_iter()
+        .filter(|ns| inodes.contains(ns))
+        .collect();
+    assert!(held.is_empty(), "threads still in the nodes' namespaces: {held:?}");
 }
 
 #[test]
