@@ -63,73 +63,55 @@ pub(crate) struct Host {
     next_id: AtomicU64,
 }
 
-/// The relay, made on first use. A failure is kept and reported to every later caller.
+/// The relay, made on first use. A failure is returned, not kept: the next conditioned build
+/// tries again (the cause may pass, as a namespace limit does).
 pub(crate) fn host() -> Result<&'static Host, Error> {
-    static HOST: OnceLock<Result<Host, (String, Option<Errno>)>> = OnceLock::new();
-    let made = HOST.get_or_init(|| {
-        // Made on a thread of its own, which moves into the new namespace and ends.
-        std::thread::scope(|scope| {
-            scope
-                .spawn(make_host)
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
-    });
-    match made {
-        Ok(host) => {
-            static STARTED: OnceLock<()> = OnceLock::new();
-            STARTED.get_or_init(|| {
-                // Started from a thread inside the relay's namespace, so that is where it lives:
-                // a thread holds its namespace alive, and the caller may be in a node's.
-                let started = std::thread::scope(|scope| {
-                    scope
-                        .spawn(|| {
-                            namespace::enter(&host.ns)?;
-                            std::thread::Builder::new()
-                                .name("netns-test-relay".into())
-                                .spawn(move || {
-                                    Worker::new(host).run();
-                                    host.control.dead.store(true, Ordering::Release);
-                                    host.control.applied.notify_all();
-                                })
-                                .map(drop)
-                        })
-                        .join()
-                });
-                if !matches!(started, Ok(Ok(()))) {
-                    host.control.dead.store(true, Ordering::Release);
-                }
-            });
-            Ok(host)
-        }
-        Err((what, errno)) => {
-            let mut error = match errno {
-                Some(errno) => Error::kernel(what.clone(), *errno, None),
-                None => Error::io(what.clone(), io::Error::other("failed")),
-            };
-            error = error.on_node("(link relay)");
-            if *errno == Some(Errno::EAFNOSUPPORT) {
-                error = error.with_hint(
-                    "conditioned links need packet sockets: a kernel with CONFIG_PACKET",
-                );
-            }
-            Err(error)
-        }
+    static HOST: OnceLock<&'static Host> = OnceLock::new();
+    static MAKING: Mutex<()> = Mutex::new(());
+    if let Some(host) = HOST.get() {
+        return Ok(host);
     }
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(host) = HOST.get() {
+        return Ok(host);
+    }
+    // Made on a thread of its own, which moves into the new namespace and ends.
+    let made = std::thread::scope(|scope| {
+        scope
+            .spawn(make_host)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+    .map_err(|e| e.on_node("(link relay)"))?;
+    // It lives as long as the process: its thread refers to it.
+    let host: &'static Host = Box::leak(Box::new(made));
+    if let Err(e) = start(host) {
+        // SAFETY: no thread was started, so nothing else refers to `host`.
+        drop(unsafe { Box::from_raw(std::ptr::from_ref(host).cast_mut()) });
+        return Err(e.on_node("(link relay)"));
+    }
+    Ok(HOST.get_or_init(|| host))
 }
 
-fn make_host() -> Result<Host, (String, Option<Errno>)> {
-    let os = |what: &str, e: io::Error| (what.to_string(), e.raw_os_error().map(Errno::from_raw));
-    let home = namespace::current_inode().map_err(|e| os("reading the current namespace", e))?;
-    let ns = namespace::create_and_enter()
-        .map_err(|(errno, _)| ("creating the relay's namespace".to_string(), Some(errno)))?;
-    let inode = namespace::inode(&ns).map_err(|e| os("reading a new namespace", e))?;
-    if inode == home || inode == namespace::host_inode() {
-        return Err((
-            "creating the relay's namespace (unshare returned without a new one; refusing to \
-             configure)"
-                .into(),
+fn make_host() -> Result<Host, Error> {
+    let home = namespace::current_inode()
+        .map_err(|e| Error::io("reading the current network namespace", e))?;
+    let ns = namespace::create_and_enter().map_err(|(errno, _)| {
+        Error::kernel(
+            "creating the namespace of the conditioned links' relay",
+            errno,
             None,
+        )
+    })?;
+    let inode = namespace::inode(&ns).map_err(|e| Error::io("reading a new namespace", e))?;
+    if inode == home || inode == namespace::host_inode() {
+        return Err(Error::kernel(
+            "creating the namespace of the conditioned links' relay",
+            Errno::EINVAL,
+            None,
+        )
+        .with_hint(
+            "unshare(CLONE_NEWNET) returned without a new namespace; refusing to configure",
         ));
     }
     // IPv6 off before any port exists: the ports never send solicitations or multicast reports
@@ -140,14 +122,24 @@ fn make_host() -> Result<Host, (String, Option<Errno>)> {
                 io::ErrorKind::NotFound => Ok(()), // no IPv6 in this kernel
                 _ => Err(e),
             })
-            .map_err(|e| os("turning IPv6 off in the relay's namespace", e))?;
+            .map_err(|e| Error::io("turning IPv6 off in the relay's namespace", e))?;
     }
-    let socket = open_socket().map_err(|e| os("opening the relay's packet socket", e))?;
+    let socket = open_socket().map_err(|e| {
+        let error = Error::io("opening the relay's packet socket", e);
+        if error.errno() == Some(libc::EAFNOSUPPORT) {
+            error.with_hint("conditioned links need packet sockets: a kernel with CONFIG_PACKET")
+        } else {
+            error
+        }
+    })?;
     let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if wake < 0 {
-        return Err(os("making the relay's eventfd", io::Error::last_os_error()));
+        return Err(Error::io(
+            "making the relay's eventfd",
+            io::Error::last_os_error(),
+        ));
     }
-    Ok(Host {
+    let host = Host {
         ns,
         socket,
         control: Control {
@@ -160,7 +152,30 @@ fn make_host() -> Result<Host, (String, Option<Errno>)> {
         },
         next_index: AtomicU32::new(FIRST_PORT_INDEX),
         next_id: AtomicU64::new(1),
+    };
+    Ok(host)
+}
+
+/// Starts the relay's thread from a thread inside the relay's namespace, so that is where it
+/// lives: a thread holds its namespace alive, and the caller may be in a node's.
+fn start(host: &'static Host) -> Result<(), Error> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                namespace::enter(&host.ns)?;
+                std::thread::Builder::new()
+                    .name("netns-test-relay".into())
+                    .spawn(move || {
+                        Worker::new(host).run();
+                        host.control.dead.store(true, Ordering::Release);
+                        host.control.applied.notify_all();
+                    })
+                    .map(drop)
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+    .map_err(|e| Error::io("starting the relay's thread", e))
 }
 
 /// A packet socket that sees every frame arriving at any port of the calling thread's namespace.

@@ -55,7 +55,10 @@ fn conditioned_cycle() {
         .into_iter()
         .filter(|ns| inodes.contains(ns))
         .collect();
-    assert!(held.is_empty(), "threads still in the nodes' namespaces: {held:?}");
+    assert!(
+        held.is_empty(),
+        "threads still in the nodes' namespaces: {held:?}"
+    );
 }
 
 #[test]

@@ -109,3 +109,29 @@ fn a_limit_that_never_frees_up_is_reported_after_the_bounded_retries() {
     assert!(text.contains("No space left on device"), "{text}");
     assert!(text.contains("after 8 retries"), "{text}");
 }
+
+#[test]
+#[ignore = "run by the tests below under a namespace limit"]
+fn relay_failure_probe() {
+    // Two nodes fill the limit of 2: the relay's namespace cannot be made.
+    let err = Net::build("a -- b delay=1ms").map(drop).unwrap_err();
+    println!("first: {err}");
+    // Room for it now: the next conditioned build makes the relay, and traffic crosses it.
+    std::fs::write("/proc/sys/user/max_net_namespaces", "3").unwrap();
+    let net = Net::build("a -- b delay=1ms").unwrap();
+    net.node("a")
+        .run(|| netns_test_e2e::udp_across(&net, "b", 4200));
+    println!("second: built and crossed");
+}
+
+#[test]
+fn a_relay_that_could_not_be_made_is_tried_again_by_the_next_build() {
+    let out = probe_under(2, "relay_failure_probe");
+    let text = text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("first: node `(link relay)`: creating the namespace of the conditioned links' relay failed: No space left on device"),
+        "{text}"
+    );
+    assert!(text.contains("second: built and crossed"), "{text}");
+}
