@@ -172,7 +172,7 @@ fn jitter_spreads_delays_over_the_window_without_reordering(net: &Net) {
     let (sink, socket, b) = flowing(net);
 
     // One-way delays, one probe at a time (each sent when the last arrived, 40 ms or more
-    // apart, so order never holds a probe back): every delay in 40..=60 ms, plus 5 ms for
+    // apart, so order never holds a probe back): every delay in 40..=60 ms, plus 10 ms for
     // scheduling, and the window covered: some below 43 ms, some above 57 ms.
     let mut delays = Vec::new();
     for seq in 1..=60 {
@@ -185,8 +185,8 @@ fn jitter_spreads_delays_over_the_window_without_reordering(net: &Net) {
     let min = delays.iter().copied().fold(f64::MAX, f64::min);
     let max = delays.iter().copied().fold(0.0, f64::max);
     assert!(
-        delays.iter().all(|d| (40.0..=65.0).contains(d)),
-        "one-way delays out of 40..=60 ms (+5): {delays:?}"
+        delays.iter().all(|d| (40.0..=70.0).contains(d)),
+        "one-way delays out of 40..=60 ms (+10): {delays:?}"
     );
     assert!(
         min < 43.0 && max > 57.0,
