@@ -132,6 +132,7 @@ fn make_host() -> Result<Host, Error> {
             error
         }
     })?;
+    // SAFETY: no pointer is passed; the result is checked before use.
     let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if wake < 0 {
         return Err(Error::io(
@@ -147,6 +148,7 @@ fn make_host() -> Result<Host, Error> {
             generation: AtomicU64::new(0),
             seen: Mutex::new(0),
             applied: Condvar::new(),
+            // SAFETY: a fresh descriptor from eventfd, owned by nothing else.
             wake: unsafe { OwnedFd::from_raw_fd(wake) },
             dead: AtomicBool::new(false),
         },
@@ -180,6 +182,7 @@ fn start(host: &'static Host) -> Result<(), Error> {
 
 /// A packet socket that sees every frame arriving at any port of the calling thread's namespace.
 fn open_socket() -> io::Result<OwnedFd> {
+    // SAFETY: no pointer is passed; the result is checked before use.
     let raw = unsafe {
         libc::socket(
             libc::AF_PACKET,
@@ -190,6 +193,7 @@ fn open_socket() -> io::Result<OwnedFd> {
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: a fresh descriptor from socket, owned by nothing else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
     set_int(raw, SOL_PACKET, PACKET_VNET_HDR, 1)?;
     // Our own sends would otherwise come back to us as outgoing frames.
@@ -212,6 +216,7 @@ fn open_socket() -> io::Result<OwnedFd> {
 }
 
 fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: i32) -> io::Result<()> {
+    // SAFETY: `value` lives across the call and its size is passed.
     let rc = unsafe {
         libc::setsockopt(
             fd,
@@ -370,6 +375,7 @@ impl Drop for Relay {
 fn wake(fd: &OwnedFd) {
     let one: u64 = 1;
     // A full counter (never, in practice) still wakes the thread.
+    // SAFETY: writes the 8 bytes of `one`, which lives across the call.
     let _ = unsafe { libc::write(fd.as_raw_fd(), (&raw const one).cast(), 8) };
 }
 
@@ -522,6 +528,7 @@ impl Worker {
                 tv_sec: (ns / 1_000_000_000) as libc::time_t,
                 tv_nsec: (ns % 1_000_000_000) as libc::c_long,
             });
+            // SAFETY: `fds` and `spec` live across the call; the length is `fds`'.
             let rc = unsafe {
                 libc::ppoll(
                     fds.as_mut_ptr(),
@@ -538,6 +545,7 @@ impl Worker {
             }
             if fds[1].revents != 0 {
                 let mut count = 0u64;
+                // SAFETY: reads at most the 8 bytes of `count`.
                 let _ = unsafe { libc::read(wake, (&raw mut count).cast(), 8) };
                 self.sync();
             }
@@ -550,8 +558,10 @@ impl Worker {
     /// Reads up to `BURST` frames and queues (or drops) each.
     fn receive(&mut self, socket: RawFd) {
         for _ in 0..BURST {
+            // SAFETY: a plain C struct, valid all zeros.
             let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
             let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            // SAFETY: the buffer and address live across the call, with their sizes passed.
             let n = unsafe {
                 libc::recvfrom(
                     socket,
@@ -615,10 +625,12 @@ fn poll_in(fd: RawFd) -> libc::pollfd {
 /// Sends one frame out of the port with index `port`. A refusal (the port is gone, no buffer)
 /// loses the frame, as a wire would.
 fn send(socket: RawFd, port: u32, frame: &[u8]) {
+    // SAFETY: a plain C struct, valid all zeros.
     let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     to.sll_family = libc::AF_PACKET as u16;
     to.sll_protocol = ETH_P_ALL.to_be();
     to.sll_ifindex = port as i32;
+    // SAFETY: the frame and address live across the call, with their sizes passed.
     let _ = unsafe {
         libc::sendto(
             socket,
