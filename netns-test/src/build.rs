@@ -153,16 +153,10 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
     if let Some(socket) = awaited.map(|i| &mut sockets[i]) {
         // The kernel sets a link's state up an instant before it finishes bringing it up, all
         // under the routing lock; a request that takes the lock waits for that instant to pass.
-        let result = socket
-            .execute(vec![(Kind::Change, requests::barrier())], &mut |_| {})
-            .map_err(|e| Error::io("waiting for the kernel to settle", e))?;
-        if let Some(Err(r)) = result.into_iter().next() {
-            return Err(Error::kernel(
-                "waiting for the kernel to settle",
-                r.errno,
-                r.detail,
-            ));
-        }
+        socket.execute_one(
+            (Kind::Change, requests::barrier()),
+            "waiting for the kernel to settle",
+        )?;
     }
     let relayed = match plan.relay() {
         Some(r) => {
@@ -567,17 +561,15 @@ pub(crate) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
 /// nothing of its own) until the once-a-second link-event run. Its ports are up by now, so its
 /// carrier is on; asking for the one link makes the kernel run its pending event first.
 fn sync_bridge(socket: &mut Socket, node: &Node, index: u32) -> Result<(), Error> {
-    let result = socket
-        .execute(vec![(Kind::Change, requests::get_link(index))], &mut |_| {})
-        .map_err(|e| Error::io("reading the switch's bridge", e).on_node(&node.name))?;
-    match result.into_iter().next() {
-        Some(Err(r)) => Err(
-            Error::kernel("reading the switch's bridge", r.errno, r.detail)
-                .on_node(&node.name)
-                .on_interface(netns_test_topology::BRIDGE_NAME),
-        ),
-        _ => Ok(()),
-    }
+    socket
+        .execute_one(
+            (Kind::Change, requests::get_link(index)),
+            "reading the switch's bridge",
+        )
+        .map_err(|e| {
+            e.on_node(&node.name)
+                .on_interface(netns_test_topology::BRIDGE_NAME)
+        })
 }
 
 /// Waits, on netlink events, until the interfaces `links` are operationally up and the IPv6

@@ -1,14 +1,12 @@
 //! Links at run time: [`Link`], to cut, mend and condition a link between two nodes mid-test.
 
 use std::fmt;
-use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 
 use netlink_packet_route::RouteNetlinkMessage;
 
 use crate::conditions::Conditions;
 use crate::error::Error;
-use crate::namespace;
 use crate::net::Net;
 use crate::netlink::{Kind, Socket};
 use crate::relay::Relay;
@@ -172,47 +170,21 @@ impl<'n> Link<'n> {
         request: impl Fn(u32) -> (Kind, RouteNetlinkMessage) + Sync,
     ) -> Result<(), Error> {
         let topology = self.net.topology();
-        let link = &topology.links()[self.index];
-        let ifindex = self.state().ifindex;
-        let ends: Vec<(&OwnedFd, u32, &str, &str)> = link
-            .ends
-            .iter()
-            .zip(ifindex)
-            .map(|(end, index)| {
-                let node = &topology.nodes()[end.node];
-                (
-                    self.net.node(&node.name).ns().as_ref(),
-                    index,
-                    node.name.as_str(),
-                    node.interfaces[end.iface].name.as_str(),
-                )
-            })
-            .collect();
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    for (ns, index, node, iface) in ends {
-                        let context = |e: Error| e.on_node(node).on_interface(iface);
-                        namespace::enter(ns)
-                            .map_err(|e| context(Error::io(operation.to_string(), e)))?;
-                        let mut socket = Socket::open()
-                            .map_err(|e| context(Error::io(operation.to_string(), e)))?;
-                        let results = socket
-                            .execute(vec![request(index)], &mut |_| {})
-                            .map_err(|e| context(Error::io(operation.to_string(), e)))?;
-                        if let Some(Err(refusal)) = results.into_iter().next() {
-                            return Err(context(Error::kernel(
-                                operation.to_string(),
-                                refusal.errno,
-                                refusal.detail,
-                            )));
-                        }
-                    }
-                    Ok(())
+        let ends = topology.links()[self.index].ends;
+        for (end, index) in ends.iter().zip(self.state().ifindex) {
+            let node = &topology.nodes()[end.node];
+            self.net
+                .node(&node.name)
+                .run(|| {
+                    let mut socket = Socket::open().map_err(|e| Error::io(operation, e))?;
+                    socket.execute_one(request(index), operation)
                 })
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        })
+                .map_err(|e| {
+                    e.on_node(&node.name)
+                        .on_interface(&node.interfaces[end.iface].name)
+                })?;
+        }
+        Ok(())
     }
 }
 

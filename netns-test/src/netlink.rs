@@ -14,6 +14,8 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
+
+use crate::error::Error;
 use nix::sys::socket::{
     self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, setsockopt,
     sockopt,
@@ -125,6 +127,21 @@ impl Socket {
             NETLINK_ADD_MEMBERSHIP,
             group as libc::c_int,
         )
+    }
+
+    /// Sends one request; a failure is an [`Error`] naming `operation`.
+    pub fn execute_one(
+        &mut self,
+        request: (Kind, RouteNetlinkMessage),
+        operation: &str,
+    ) -> Result<(), Error> {
+        let results = self
+            .execute(vec![request], &mut |_| {})
+            .map_err(|e| Error::io(operation, e))?;
+        match results.into_iter().next() {
+            Some(Err(r)) => Err(Error::kernel(operation, r.errno, r.detail)),
+            _ => Ok(()),
+        }
     }
 
     /// Sends the requests in batches and returns, for each, `Ok` or the kernel's refusal.
