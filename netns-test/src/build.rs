@@ -88,7 +88,7 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
     raise_open_file_limit();
 
     let Created {
-        mut namespaces,
+        namespaces,
         inodes,
         mut sockets,
         reset_forwarding,
@@ -102,7 +102,6 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
         let context = |e: io::Error| Error::io("opening a netlink socket in the relay", e);
         namespace::enter(relay.ns()).map_err(context)?;
         sockets.push(Socket::open().map_err(context)?);
-        namespaces.push(relay.ns().try_clone().map_err(context)?);
     }
 
     for (i, steps) in plan.create.iter().enumerate() {
@@ -159,14 +158,12 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
         )?;
     }
     let relayed = match plan.relay() {
-        Some(r) => {
-            namespaces.pop(); // a copy of the relay's descriptor
-            plan.relayed
-                .iter()
-                .enumerate()
-                .map(|(c, &link)| (link, [plan.ifindex[r][2 * c], plan.ifindex[r][2 * c + 1]]))
-                .collect()
-        }
+        Some(r) => plan
+            .relayed
+            .iter()
+            .enumerate()
+            .map(|(c, &link)| (link, [plan.ifindex[r][2 * c], plan.ifindex[r][2 * c + 1]]))
+            .collect(),
         None => Vec::new(),
     };
     let link_ifindex = topology
@@ -265,12 +262,7 @@ fn create_chain(nodes: &[Node], host: u64, home: u64) -> Result<Vec<Fresh>, Erro
             }
         })?;
         let inode = namespace::inode(&fd).map_err(|e| Error::io("reading a new namespace", e))?;
-        if inode == home || inode == host {
-            // Never configure the namespace we came from.
-            return Err(Error::kernel("creating a network namespace", Errno::EINVAL, None)
-                .on_node(&node.name)
-                .with_hint("unshare(CLONE_NEWNET) returned without a new namespace; refusing to configure"));
-        }
+        namespace::ensure_new(inode, home, host).map_err(|e| e.on_node(&node.name))?;
         // Before any interface exists, so every interface inherits it. A node with no interface
         // has only `lo`, which never runs duplicate address detection.
         let dad_keys = [
@@ -705,7 +697,7 @@ fn sysctl_path(key: &str) -> PathBuf {
 
 /// Writes a `net.` sysctl of the calling thread's namespace. The topology parser has already
 /// refused keys outside `net.`, empty components and `/`; this checks again before writing.
-fn write_sysctl(key: &str, value: &str, missing_ok: bool) -> Result<(), Error> {
+pub(crate) fn write_sysctl(key: &str, value: &str, missing_ok: bool) -> Result<(), Error> {
     if !key.starts_with("net.") || key.split('.').any(|p| p.is_empty() || p.contains('/')) {
         return Err(
             Error::kernel(format!("setting sysctl {key}"), Errno::EINVAL, None)

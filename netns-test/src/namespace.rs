@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, setns, unshare};
 
-use crate::error::{TRANSIENT_RETRIES, back_off, is_transient};
+use crate::error::{Error, TRANSIENT_RETRIES, back_off, is_transient};
 
 /// The calling thread's current network namespace.
 pub(crate) fn current() -> io::Result<OwnedFd> {
@@ -83,6 +83,19 @@ fn retry_transient(mut op: impl FnMut() -> Result<(), Errno>) -> Result<u32, (Er
             Err(e) => return Err((e, attempt)),
         }
     }
+}
+
+/// Refuses to go on unless the namespace with inode `new` is neither the one the thread came
+/// from (`home`) nor the host's: a namespace we did not just create is never configured.
+pub(crate) fn ensure_new(new: u64, home: u64, host: u64) -> Result<(), Error> {
+    if new == home || new == host {
+        return Err(
+            Error::kernel("creating a network namespace", Errno::EINVAL, None).with_hint(
+                "unshare(CLONE_NEWNET) returned without a new namespace; refusing to configure",
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Moves the calling thread into the namespace `fd`.

@@ -21,8 +21,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-
 use crate::conditions::{self, Wire};
 use crate::error::Error;
 use crate::namespace;
@@ -104,25 +102,14 @@ fn make_host() -> Result<Host, Error> {
         )
     })?;
     let inode = namespace::inode(&ns).map_err(|e| Error::io("reading a new namespace", e))?;
-    if inode == home || inode == namespace::host_inode() {
-        return Err(Error::kernel(
-            "creating the namespace of the conditioned links' relay",
-            Errno::EINVAL,
-            None,
-        )
-        .with_hint(
-            "unshare(CLONE_NEWNET) returned without a new namespace; refusing to configure",
-        ));
-    }
+    namespace::ensure_new(inode, home, namespace::host_inode())?;
     // IPv6 off before any port exists: the ports never send solicitations or multicast reports
-    // into the nodes' links.
-    for key in ["all", "default"] {
-        std::fs::write(format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6"), "1")
-            .or_else(|e| match e.kind() {
-                io::ErrorKind::NotFound => Ok(()), // no IPv6 in this kernel
-                _ => Err(e),
-            })
-            .map_err(|e| Error::io("turning IPv6 off in the relay's namespace", e))?;
+    // into the nodes' links. (A kernel without IPv6 has no such setting, and needs none.)
+    for key in [
+        "net.ipv6.conf.all.disable_ipv6",
+        "net.ipv6.conf.default.disable_ipv6",
+    ] {
+        crate::build::write_sysctl(key, "1", true)?;
     }
     let socket = open_socket().map_err(|e| {
         let error = Error::io("opening the relay's packet socket", e);
