@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use netns_test::{Net, Node};
@@ -59,4 +60,30 @@ pub fn udp_across(net: &Net, to: &str, port: u16) {
     let node = net.node(to);
     let message = b"seen on the wire";
     assert_eq!(udp_once(node, node.ip(), port, message).unwrap(), message);
+}
+
+/// This test binary again, started by `wrapper` (a program and its arguments, such as
+/// `unshare --user`; empty for none), running only the ignored probe test `probe`. Callers add
+/// libtest flags and the environment.
+pub fn probe_command(wrapper: &[&str], probe: &str) -> Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    };
+    command.args(["--ignored", "--exact", probe]);
+    command
+}
+
+/// What a finished child printed: its stdout, then its stderr.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }

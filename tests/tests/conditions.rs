@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -503,18 +503,14 @@ fn lossy_probe(net: &Net) {
 }
 
 fn run_probe(seed: Option<&str>) -> (String, String) {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args(["--ignored", "--exact", "lossy_probe", "--test-threads=1"]);
+    let mut command = netns_test_e2e::probe_command(&[], "lossy_probe");
+    command.arg("--test-threads=1");
     command.env_remove("NETNS_TEST_SEED");
     if let Some(seed) = seed {
         command.env("NETNS_TEST_SEED", seed);
     }
     let out: Output = command.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = netns_test_e2e::output_text(&out);
     assert!(!out.status.success(), "the probe fails: {text}");
     let lost = text
         .lines()

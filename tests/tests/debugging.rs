@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use netns_test::{Net, netns_test};
+use netns_test_e2e::output_text as text;
 
 const TOPOLOGY: &str =
     "a 203.0.113.1/24 -- b 203.0.113.2/24\nroute a 198.51.100.0/24 via 203.0.113.2";
@@ -50,20 +51,12 @@ fn passing_probe(net: &Net) {
 }
 
 fn probe(name: &str, env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.args(["--ignored", "--exact", name, "--test-threads=1"]);
+    let mut command = netns_test_e2e::probe_command(&[], name);
+    command.arg("--test-threads=1");
     for var in ["NETNS_TEST_PCAP", "NETNS_TEST_PCAP_ALL", "NETNS_TEST_KEEP"] {
         command.env_remove(var);
     }
     command.envs(env.iter().copied()).output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn scratch(name: &str) -> PathBuf {

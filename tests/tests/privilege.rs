@@ -2,9 +2,10 @@
 //! `NETNS_TEST_UNSUPPORTED=skip` passes saying why. Each cause is provoked for real in a child
 //! process (util-linux `unshare`), never by changing the host.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use netns_test::{Net, netns_test};
+use netns_test_e2e::output_text as text;
 
 #[netns_test(topology = "a -- b")]
 #[ignore = "run by the tests below in a child process"]
@@ -26,25 +27,16 @@ fn probe_should_panic() {
 
 /// This test binary, one ignored probe, in a child made by `unshare ARGS`.
 fn probe_under(unshare: &[&str], probe: &str, env: &[(&str, &str)]) -> Output {
-    let exe = std::env::current_exe().unwrap();
-    let mut command = Command::new("unshare");
-    command
-        .args(unshare)
-        .arg(exe)
-        .args(["--ignored", "--exact", probe, "--nocapture"]);
+    let wrapper: Vec<&str> = std::iter::once("unshare")
+        .chain(unshare.iter().copied())
+        .collect();
+    let mut command = netns_test_e2e::probe_command(&wrapper, probe);
+    command.arg("--nocapture");
     command
         .env_remove("NETNS_TEST_MODE")
         .env_remove("NETNS_TEST_UNSUPPORTED");
     command.envs(env.iter().copied());
     command.output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 // `unshare --user` without a uid map: the child runs as the overflow uid with no capability.

@@ -4,38 +4,21 @@
 //! exactly one topology's worth, building again right after a drop meets ENOSPC: the builder
 //! must retry (bounded) and succeed, and say so when the bound is hit.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use netns_test::Net;
+use netns_test_e2e::output_text as text;
 
 fn probe_under(limit: u32, probe: &str) -> Output {
-    let exe = std::env::current_exe().unwrap();
-    Command::new("unshare")
-        .args(["--user", "--map-root-user", "sh", "-c"])
-        .arg(format!(
-            "echo {limit} > /proc/sys/user/max_net_namespaces && exec \"$0\" \"$@\""
-        ))
-        .arg(exe)
-        .args([
-            "--ignored",
-            "--exact",
-            probe,
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let script = format!("echo {limit} > /proc/sys/user/max_net_namespaces && exec \"$0\" \"$@\"");
+    let wrapper = ["unshare", "--user", "--map-root-user", "sh", "-c", &script];
+    netns_test_e2e::probe_command(&wrapper, probe)
+        .args(["--nocapture", "--test-threads=1"])
         // Root inside our own user namespace: namespaces are made there, and counted there.
         .env("NETNS_TEST_MODE", "root")
         .env_remove("NETNS_TEST_UNSUPPORTED")
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]
