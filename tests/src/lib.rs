@@ -87,3 +87,16 @@ pub fn output_text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// One test per name, each building `topology`, running in node `node` and sending a datagram to
+/// node `to` on `port` ([`udp_across`]): the generated suites (stress, the timed 200) are made of
+/// these.
+#[macro_export]
+macro_rules! udp_tests {
+    ($topology:literal, $node:literal, $to:literal, $port:literal; $($name:ident)*) => {$(
+        #[::netns_test::netns_test(topology = $topology, node = $node)]
+        fn $name(net: &::netns_test::Net) {
+            $crate::udp_across(net, $to, $port);
+        }
+    )*};
+}

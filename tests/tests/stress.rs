@@ -1,19 +1,11 @@
 //! Stress: 550 topology tests in one binary (pair, router, switch of 8, IPv6; 125 each, and 50
-//! conditioned pairs, each with a relay namespace and thread), each sending real traffic. CI runs this binary three times with default parallelism and three times
-//! with `--test-threads=32`; every run must pass whole.
+//! conditioned pairs through the process's relay), each sending real traffic. CI runs this
+//! binary three times with default parallelism and three times with `--test-threads=32`; every
+//! run must pass whole.
 
-use netns_test::{Net, netns_test};
+use netns_test_e2e::udp_tests;
 
-macro_rules! stress {
-    ($topology:literal, $node:literal, $to:literal; $($name:ident)*) => {$(
-        #[netns_test(topology = $topology, node = $node)]
-        fn $name(net: &Net) {
-            netns_test_e2e::udp_across(net, $to, 4100);
-        }
-    )*};
-}
-
-stress!("a -- b", "a", "b";
+udp_tests!("a -- b", "a", "b", 4100;
     pair_000 pair_001 pair_002 pair_003 pair_004 pair_005 pair_006 pair_007 pair_008 pair_009
     pair_010 pair_011 pair_012 pair_013 pair_014 pair_015 pair_016 pair_017 pair_018 pair_019
     pair_020 pair_021 pair_022 pair_023 pair_024 pair_025 pair_026 pair_027 pair_028 pair_029
@@ -29,7 +21,7 @@ stress!("a -- b", "a", "b";
     pair_120 pair_121 pair_122 pair_123 pair_124
 );
 
-stress!("node r forward\nh1 203.0.113.10/24 -- r 203.0.113.1/24\nr 198.51.100.1/24 -- h2 198.51.100.10/24\nroute h1 default via 203.0.113.1\nroute h2 default via 198.51.100.1", "h1", "h2";
+udp_tests!("node r forward\nh1 203.0.113.10/24 -- r 203.0.113.1/24\nr 198.51.100.1/24 -- h2 198.51.100.10/24\nroute h1 default via 203.0.113.1\nroute h2 default via 198.51.100.1", "h1", "h2", 4100;
     router_000 router_001 router_002 router_003 router_004 router_005 router_006 router_007
     router_008 router_009 router_010 router_011 router_012 router_013 router_014 router_015
     router_016 router_017 router_018 router_019 router_020 router_021 router_022 router_023
@@ -48,7 +40,7 @@ stress!("node r forward\nh1 203.0.113.10/24 -- r 203.0.113.1/24\nr 198.51.100.1/
     router_120 router_121 router_122 router_123 router_124
 );
 
-stress!("switch s\nh1 -- s\nh2 -- s\nh3 -- s\nh4 -- s\nh5 -- s\nh6 -- s\nh7 -- s\nh8 -- s", "h1", "h8";
+udp_tests!("switch s\nh1 -- s\nh2 -- s\nh3 -- s\nh4 -- s\nh5 -- s\nh6 -- s\nh7 -- s\nh8 -- s", "h1", "h8", 4100;
     lan8_000 lan8_001 lan8_002 lan8_003 lan8_004 lan8_005 lan8_006 lan8_007 lan8_008 lan8_009
     lan8_010 lan8_011 lan8_012 lan8_013 lan8_014 lan8_015 lan8_016 lan8_017 lan8_018 lan8_019
     lan8_020 lan8_021 lan8_022 lan8_023 lan8_024 lan8_025 lan8_026 lan8_027 lan8_028 lan8_029
@@ -64,7 +56,7 @@ stress!("switch s\nh1 -- s\nh2 -- s\nh3 -- s\nh4 -- s\nh5 -- s\nh6 -- s\nh7 -- s
     lan8_120 lan8_121 lan8_122 lan8_123 lan8_124
 );
 
-stress!("a 2001:db8::1/64 -- b 2001:db8::2/64", "a", "b";
+udp_tests!("a 2001:db8::1/64 -- b 2001:db8::2/64", "a", "b", 4100;
     ipv6_000 ipv6_001 ipv6_002 ipv6_003 ipv6_004 ipv6_005 ipv6_006 ipv6_007 ipv6_008 ipv6_009
     ipv6_010 ipv6_011 ipv6_012 ipv6_013 ipv6_014 ipv6_015 ipv6_016 ipv6_017 ipv6_018 ipv6_019
     ipv6_020 ipv6_021 ipv6_022 ipv6_023 ipv6_024 ipv6_025 ipv6_026 ipv6_027 ipv6_028 ipv6_029
@@ -80,7 +72,7 @@ stress!("a 2001:db8::1/64 -- b 2001:db8::2/64", "a", "b";
     ipv6_120 ipv6_121 ipv6_122 ipv6_123 ipv6_124
 );
 
-stress!("a -- b delay=1ms jitter=1ms", "a", "b";
+udp_tests!("a -- b delay=1ms jitter=1ms", "a", "b", 4100;
     cond_000 cond_001 cond_002 cond_003 cond_004 cond_005 cond_006 cond_007 cond_008 cond_009
     cond_010 cond_011 cond_012 cond_013 cond_014 cond_015 cond_016 cond_017 cond_018 cond_019
     cond_020 cond_021 cond_022 cond_023 cond_024 cond_025 cond_026 cond_027 cond_028 cond_029

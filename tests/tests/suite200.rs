@@ -1,18 +1,9 @@
 //! 200 pair-topology tests in one binary: the suite the benchmark times (`netns-bench`), and a
 //! stress of parallel builds in every CI run. Each sends a real datagram across its own pair.
 
-use netns_test::{Net, netns_test};
+use netns_test_e2e::udp_tests;
 
-macro_rules! pair_tests {
-    ($($name:ident)*) => {$(
-        #[netns_test(topology = "a -- b")]
-        fn $name(net: &Net) {
-            netns_test_e2e::udp_across(net, "b", 4000);
-        }
-    )*};
-}
-
-pair_tests!(
+udp_tests!("a -- b", "a", "b", 4000;
     pair_000 pair_001 pair_002 pair_003 pair_004 pair_005 pair_006 pair_007 pair_008 pair_009
     pair_010 pair_011 pair_012 pair_013 pair_014 pair_015 pair_016 pair_017 pair_018 pair_019
     pair_020 pair_021 pair_022 pair_023 pair_024 pair_025 pair_026 pair_027 pair_028 pair_029
