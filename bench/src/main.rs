@@ -1,9 +1,10 @@
 //! `netns-bench`: what netns-test costs, next to what projects do today (an iproute2 script) and
 //! next to what the kernel itself needs (bare `unshare`). Prints medians and ratios.
 //!
-//! Run as root: `cargo run --release -p netns-test-bench`. It needs `ip` (iproute2) and util-linux
-//! `unshare`/`setpriv` for the comparison columns; the script runs in a private mount namespace
-//! whose `/run/netns` is a tmpfs, so the host's `/run/netns` never sees an entry.
+//! Run as root: `cargo run --release -p netns-test-bench` (`-- --switch-only` for the switch
+//! table alone, `-- --throughput-only` for the TCP table alone). It needs `ip` (iproute2) and
+//! util-linux `unshare`/`setpriv` for the comparison columns; the script runs in a private mount
+//! namespace whose `/run/netns` is a tmpfs, so the host's `/run/netns` never sees an entry.
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -178,6 +179,27 @@ fn main() {
         throughput();
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--switch-only") {
+        switch_table();
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--switch-loop") {
+        // `--switch-loop N COUNT PAUSE_MS`, for a profiler (`perf record -a -g`): builds and
+        // drops a switch LAN of N hosts COUNT times, PAUSE_MS apart, printing each build's time.
+        let arg =
+            |i: usize, default: usize| args.get(i).and_then(|a| a.parse().ok()).unwrap_or(default);
+        let (n, count, pause) = (arg(2, 100), arg(3, usize::MAX), arg(4, 0) as u64);
+        let text = switch(n);
+        for _ in 0..count {
+            std::thread::sleep(Duration::from_millis(pause));
+            let start = Instant::now();
+            let net = Net::build(&text).unwrap();
+            let built = start.elapsed();
+            drop(net);
+            eprintln!("build {} total {}", ms(built), ms(start.elapsed()));
+        }
+        return;
+    }
     let runs = 200;
     println!(
         "netns-bench: medians of {runs} runs unless noted; {} cores",
@@ -205,39 +227,7 @@ fn main() {
     );
     println!();
 
-    println!(
-        "| switch with N hosts, build + drop | netns-test | floor (N+1 namespaces) | ratio | per node |"
-    );
-    println!("|---|---|---|---|---|");
-    let settle = Duration::from_millis(1500);
-    for (n, runs, settled) in [
-        (10usize, 41usize, false),
-        (10, 9, true),
-        (100, 9, false),
-        (100, 5, true),
-        (500, 5, false),
-        (500, 5, true),
-    ] {
-        let text = switch(n);
-        let (built, bare) = versus(
-            runs,
-            settled.then_some(settle),
-            || Net::build(&text).unwrap(),
-            || floor(n + 1),
-        );
-        let how = if settled {
-            "kernel settled between runs"
-        } else {
-            "back to back"
-        };
-        println!(
-            "| {n}, {how} | {} | {} | {:.2}x | {:.3} ms |",
-            ms(built),
-            ms(bare),
-            built.as_secs_f64() / bare.as_secs_f64(),
-            built.as_secs_f64() * 1e3 / (n + 1) as f64
-        );
-    }
+    switch_table();
     println!();
 
     let (harnessed, plain) = empty_test_overhead(runs);
@@ -316,6 +306,43 @@ fn main() {
     throughput();
     println!();
     suite();
+}
+
+/// A switch LAN of N hosts against the floor of N+1 namespaces, back to back and settled.
+fn switch_table() {
+    println!(
+        "| switch with N hosts, build + drop | netns-test | floor (N+1 namespaces) | ratio | per node |"
+    );
+    println!("|---|---|---|---|---|");
+    let settle = Duration::from_millis(1500);
+    for (n, runs, settled) in [
+        (10usize, 41usize, false),
+        (10, 9, true),
+        (100, 9, false),
+        (100, 5, true),
+        (500, 5, false),
+        (500, 5, true),
+    ] {
+        let text = switch(n);
+        let (built, bare) = versus(
+            runs,
+            settled.then_some(settle),
+            || Net::build(&text).unwrap(),
+            || floor(n + 1),
+        );
+        let how = if settled {
+            "kernel settled between runs"
+        } else {
+            "back to back"
+        };
+        println!(
+            "| {n}, {how} | {} | {} | {:.2}x | {:.3} ms |",
+            ms(built),
+            ms(bare),
+            built.as_secs_f64() / bare.as_secs_f64(),
+            built.as_secs_f64() * 1e3 / (n + 1) as f64
+        );
+    }
 }
 
 /// TCP bulk throughput between two nodes, plain veth against conditioned links with delay only:

@@ -56,6 +56,29 @@ pub(crate) enum Step {
     },
 }
 
+impl Step {
+    /// The other node whose namespace this step needs besides its own: a veth pair's peer.
+    pub fn peer_node(&self, topology: &Topology) -> Option<usize> {
+        match *self {
+            Step::Veth { peer_node, .. } => Some(peer_node),
+            Step::RelayPort { link, side, .. } => Some(topology.links()[link].ends[side].node),
+            _ => None,
+        }
+    }
+
+    /// The nodes (at most two) in which this step, sent by node `node`, makes an interface.
+    pub fn interfaces_made(&self, node: usize, topology: &Topology) -> [Option<usize>; 2] {
+        match *self {
+            Step::Bridge { .. } => [Some(node), None],
+            Step::Veth { peer_node, .. } => [Some(node), Some(peer_node)],
+            Step::RelayPort { link, side, .. } => {
+                [Some(topology.links()[link].ends[side].node), None]
+            }
+            _ => [None, None],
+        }
+    }
+}
+
 /// The whole build: per node (indexed as in the topology), the steps of each phase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
@@ -234,11 +257,6 @@ mod tests {
             [vec![100], vec![101]],
             "the two ends of a pair never share an index"
         );
-        assert_eq!(
-            p.ifindex,
-            [vec![100], vec![101]],
-            "the two ends of a pair never share an index"
-        );
     }
 
     #[test]
@@ -324,6 +342,35 @@ mod tests {
             plan(&netns_test_topology::parse("a -- b").unwrap()).relay(),
             None
         );
+    }
+
+    /// The builder configures a node once its creation steps have made all its interfaces, so
+    /// each interface must be made by exactly one of them, and each step must name the other
+    /// namespace it needs.
+    #[test]
+    fn every_interface_is_made_by_exactly_one_creation_step() {
+        for text in [
+            "a -- b",
+            "switch s\nswitch t\nh -- s\ns -- t\ni -- t",
+            "a -- r\nr -- b\nr -- c delay=1ms\nswitch s\nd -- s loss=1%",
+            "switch s\nswitch t\ns -- t delay=5ms",
+        ] {
+            let t = netns_test_topology::parse(text).unwrap();
+            let p = plan(&t);
+            let mut made: Vec<usize> = vec![0; t.nodes().len()];
+            for (i, steps) in p.create.iter().enumerate() {
+                for step in steps {
+                    for node in step.interfaces_made(i, &t).into_iter().flatten() {
+                        made[node] += 1;
+                    }
+                    if let Step::Veth { peer_node, .. } = step {
+                        assert_eq!(step.peer_node(&t), Some(*peer_node));
+                    }
+                }
+            }
+            let interfaces: Vec<usize> = t.nodes().iter().map(|n| n.interfaces.len()).collect();
+            assert_eq!(made, interfaces, "{text}");
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Nothing outlives a dropped `Net`: after 100 build/drop cycles of a five-node topology, with a
 //! runtime, a thread and a process started in it each time, the process holds exactly the file
 //! descriptors and threads it held before. The same for conditioned links (ports in the relay
-//! namespace, per-link relay state), cut and conditioned mid-test; the process's one relay is
-//! made by the first cycle, before counting.
+//! namespace, per-link relay state), cut and conditioned mid-test, and for builds the kernel
+//! refuses halfway; the process's one relay is made by the first cycle, before counting.
 
 use netns_test::Net;
 
@@ -61,14 +61,30 @@ fn conditioned_cycle() {
     );
 }
 
+/// A build the kernel refuses halfway: the namespaces are made on several threads while the
+/// build thread already configures the first nodes, and one node's address is refused (the
+/// kernel keeps `::1` for `lo`). The error names it; every namespace made so far is released.
+fn refused_cycle() {
+    let mut text = String::from("switch s\n");
+    for i in 0..16 {
+        let address = if i == 9 { " ::1/128" } else { "" };
+        text.push_str(&format!("h{i}{address} -- s\n"));
+    }
+    let err = Net::build(&text).map(drop).unwrap_err();
+    assert_eq!(err.node(), Some("h9"), "{err}");
+    assert_eq!(err.operation(), "adding address ::1/128", "{err}");
+}
+
 #[test]
 fn a_hundred_build_drop_cycles_leak_no_fd_and_no_thread() {
     cycle(); // first use sets up process-wide state once
     conditioned_cycle();
+    refused_cycle();
     let (fds, threads) = (count("/proc/self/fd"), count("/proc/self/task"));
     for _ in 0..100 {
         cycle();
         conditioned_cycle();
+        refused_cycle();
     }
     assert_eq!(count("/proc/self/fd"), fds, "file descriptors leaked");
     assert_eq!(count("/proc/self/task"), threads, "threads leaked");
