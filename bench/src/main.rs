@@ -84,6 +84,82 @@ fn floor(n: usize) {
     drop(held);
 }
 
+/// What a dropped topology costs whoever comes next: right after the drop, this thread makes
+/// empty namespaces for 300 ms (held, so their own teardown does not interfere). One normally
+/// takes a third of a millisecond; the kernel tears the dropped devices down meanwhile, partly
+/// under the routing lock that making a namespace also takes. Returns the longest single wait
+/// and the sum of all waits over 1 ms.
+fn waits_after(drop_it: impl FnOnce()) -> (Duration, Duration) {
+    let home: OwnedFd = File::open("/proc/thread-self/ns/net").unwrap().into();
+    let mut held = Vec::new();
+    let (mut longest, mut stalled) = (Duration::ZERO, Duration::ZERO);
+    let start = Instant::now();
+    drop_it();
+    while start.elapsed() < Duration::from_millis(300) {
+        let t = Instant::now();
+        unshare(CloneFlags::CLONE_NEWNET).unwrap();
+        held.push(OwnedFd::from(
+            File::open("/proc/thread-self/ns/net").unwrap(),
+        ));
+        let took = t.elapsed();
+        longest = longest.max(took);
+        if took > Duration::from_millis(1) {
+            stalled += took;
+        }
+    }
+    setns(&home, CloneFlags::CLONE_NEWNET).unwrap();
+    drop(held);
+    (longest, stalled)
+}
+
+/// The teardown table: waits met by namespace creation in the 300 ms after a drop, medians of
+/// 7, the kernel settled before each sample.
+fn teardown_table() {
+    let sample = |make: &dyn Fn() -> Box<dyn FnOnce()>| {
+        let (longest, stalled): (Vec<Duration>, Vec<Duration>) = (0..7)
+            .map(|_| {
+                std::thread::sleep(Duration::from_millis(1500));
+                waits_after(make())
+            })
+            .unzip();
+        (median(longest), median(stalled))
+    };
+    println!(
+        "| dropped, then 300 ms of making empty namespaces (medians of 7) | longest single wait | all waits over 1 ms |"
+    );
+    println!("|---|---|---|");
+    let row = |label: &str, (longest, stalled): (Duration, Duration)| {
+        println!("| {label} | {} | {} |", ms(longest), ms(stalled));
+    };
+    row("nothing", sample(&|| Box::new(|| ())));
+    let empty = sample(&|| {
+        let home: OwnedFd = File::open("/proc/thread-self/ns/net").unwrap().into();
+        let mut held = Vec::new();
+        for _ in 0..11 {
+            unshare(CloneFlags::CLONE_NEWNET).unwrap();
+            held.push(OwnedFd::from(
+                File::open("/proc/thread-self/ns/net").unwrap(),
+            ));
+        }
+        setns(&home, CloneFlags::CLONE_NEWNET).unwrap();
+        Box::new(move || drop(held))
+    });
+    row("11 empty namespaces (the floor of a 10-host switch)", empty);
+    for (label, text) in [
+        ("pair `a -- b`", "a -- b".to_string()),
+        ("a switch with one host", "switch s\nh -- s".to_string()),
+        ("a switch with 10 hosts", switch(10)),
+    ] {
+        row(
+            label,
+            sample(&|| {
+                let net = Net::build(&text).unwrap();
+                Box::new(move || drop(net))
+            }),
+        );
+    }
+}
+
 const PAIR_SCRIPT: &str = r#"
 set -e
 mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns
@@ -181,6 +257,8 @@ fn main() {
     }
     if args.get(1).map(String::as_str) == Some("--switch-only") {
         switch_table();
+        println!();
+        teardown_table();
         return;
     }
     if args.get(1).map(String::as_str) == Some("--switch-loop") {
@@ -228,6 +306,8 @@ fn main() {
     println!();
 
     switch_table();
+    println!();
+    teardown_table();
     println!();
 
     let (harnessed, plain) = empty_test_overhead(runs);
