@@ -149,6 +149,7 @@ fn teardown_table() {
         ("pair `a -- b`", "a -- b".to_string()),
         ("a switch with one host", "switch s\nh -- s".to_string()),
         ("a switch with 10 hosts", switch(10)),
+        ("a switch with 100 hosts", switch(100)),
     ] {
         row(
             label,
