@@ -116,7 +116,10 @@ fn build_here(topology: &Topology, host: u64, home_inode: u64) -> Result<Output,
         None => None,
     };
     progress.advance(&mut slots, relay_socket.as_mut())?;
-    debug_assert!(progress.configured.iter().all(|&c| c));
+    assert!(
+        progress.configured.iter().all(|&c| c),
+        "every node's interfaces exist once every creation step has been sent"
+    );
     let (mut namespaces, mut inodes, mut sockets) = (Vec::new(), Vec::new(), Vec::new());
     for fresh in slots.into_iter().flatten() {
         namespaces.push(fresh.ns);
@@ -293,11 +296,11 @@ fn create_one(
     // `all` or `default` asks; `all` is off in a new namespace unless inherited from the host
     // (net.core.devconf_inherit_init_net). Each write costs some 60 µs, a sixth of making the
     // namespace, so `all` is written only while the first namespace has not shown it off.
-    if index == 0 {
-        let on = std::fs::read_to_string(sysctl_path(ALL_DAD)).is_ok_and(|v| v.trim() != "0");
-        all_dad.store(if on { DAD_ON } else { DAD_OFF }, Ordering::Relaxed);
-    }
     if !node.interfaces.is_empty() {
+        if index == 0 {
+            let on = std::fs::read_to_string(sysctl_path(ALL_DAD)).is_ok_and(|v| v.trim() != "0");
+            all_dad.store(if on { DAD_ON } else { DAD_OFF }, Ordering::Relaxed);
+        }
         let mut keys = vec!["net.ipv6.conf.default.accept_dad"];
         if all_dad.load(Ordering::Relaxed) != DAD_OFF {
             keys.push(ALL_DAD);

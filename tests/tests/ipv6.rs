@@ -35,3 +35,105 @@ fn ipv6_only_nodes_report_their_ipv6_address(net: &Net) {
         b"first packet"
     );
 }
+
+/// One line of `/proc/thread-self/net/if_inet6`: an address of the calling thread's namespace.
+struct Inet6 {
+    addr: std::net::Ipv6Addr,
+    ifindex: u32,
+    scope: u32,
+    flags: u32,
+    dev: String,
+}
+
+fn inet6_addresses() -> Vec<Inet6> {
+    std::fs::read_to_string("/proc/thread-self/net/if_inet6")
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let hex = |s: &str| u32::from_str_radix(s, 16).unwrap();
+            Inet6 {
+                addr: u128::from_str_radix(f[0], 16).unwrap().into(),
+                ifindex: hex(f[1]),
+                scope: hex(f[3]),
+                flags: hex(f[4]),
+                dev: f[5].to_string(),
+            }
+        })
+        .collect()
+}
+
+const IFA_F_TENTATIVE: u32 = 0x40;
+const SCOPE_LINK: u32 = 0x20;
+
+/// Duplicate address detection is off in every node with an interface, so even the addresses
+/// the kernel makes itself (link-local) are usable the instant the body starts: on a pair (its
+/// namespaces made on the build thread) and on a switch LAN (made on several threads while the
+/// build thread already wires the first ones).
+#[test]
+fn link_local_addresses_are_usable_at_once_in_every_node() {
+    let mut lan = String::from("switch s\n");
+    for i in 0..12 {
+        lan.push_str(&format!("h{i} -- s\n"));
+    }
+    for (text, from, to) in [("a -- b", "a", "b"), (lan.as_str(), "h0", "h11")] {
+        let net = Net::build(text).unwrap();
+        for node in net.nodes().filter(|n| n.name() != "s") {
+            node.run(|| {
+                netns_test::assert_not_in_host_netns();
+                for key in ["all", "default"] {
+                    let path = format!("/proc/sys/net/ipv6/conf/{key}/accept_dad");
+                    assert_eq!(std::fs::read_to_string(path).unwrap().trim(), "0");
+                }
+                let eth0: Vec<Inet6> = inet6_addresses()
+                    .into_iter()
+                    .filter(|a| a.dev == "eth0")
+                    .collect();
+                assert!(
+                    eth0.iter().any(|a| a.scope == SCOPE_LINK),
+                    "{}: eth0 has a link-local address",
+                    node.name()
+                );
+                for a in eth0 {
+                    assert_eq!(
+                        a.flags & IFA_F_TENTATIVE,
+                        0,
+                        "{} {} tentative",
+                        node.name(),
+                        a.addr
+                    );
+                }
+            });
+        }
+        // A datagram to the peer's link-local address, sent as the first thing after the build.
+        let peer = net
+            .node(to)
+            .run(|| {
+                inet6_addresses()
+                    .into_iter()
+                    .find(|a| a.dev == "eth0" && a.scope == SCOPE_LINK)
+            })
+            .unwrap();
+        let receiver = net
+            .node(to)
+            .run(|| UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 9105)))
+            .unwrap();
+        receiver
+            .set_read_timeout(Some(netns_test_e2e::PATIENCE))
+            .unwrap();
+        net.node(from).run(|| {
+            netns_test::assert_not_in_host_netns();
+            let out = inet6_addresses()
+                .into_iter()
+                .find(|a| a.dev == "eth0")
+                .unwrap()
+                .ifindex;
+            let sender = UdpSocket::bind((std::net::Ipv6Addr::UNSPECIFIED, 0)).unwrap();
+            let to = std::net::SocketAddrV6::new(peer.addr, 9105, 0, out);
+            sender.send_to(b"link-local", to).unwrap();
+        });
+        let mut buf = [0u8; 64];
+        let (n, _) = receiver.recv_from(&mut buf).expect("the datagram arrives");
+        assert_eq!(&buf[..n], b"link-local", "{text}");
+    }
+}
