@@ -100,3 +100,47 @@ macro_rules! udp_tests {
         }
     )*};
 }
+
+/// The ids of this process's threads.
+pub fn thread_ids() -> std::collections::HashSet<i32> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| t.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// Whether thread `tid` of this process finishes exiting within a second. A thread that has
+/// been joined may still be listed, in its namespace, for an instant: the kernel wakes the
+/// joiner before it lets go of the thread's namespaces and removes it from the process. Waits
+/// on the kernel's exit notification (a thread pidfd), not on a timer.
+pub fn thread_exits(tid: i32) -> bool {
+    const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
+    // SAFETY: pidfd_open takes a thread id and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid as libc::c_long, PIDFD_THREAD) };
+    if fd < 0 {
+        // Already gone (ESRCH).
+        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    let fd = fd as libc::c_int;
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, then the descriptor we own is closed once.
+    let ready = unsafe {
+        let ready = libc::poll(&mut poll, 1, 1000);
+        libc::close(fd);
+        ready
+    };
+    ready == 1
+}
+
+/// This process's threads that were not among `before` and do not finish exiting: the threads
+/// a test left behind.
+pub fn threads_left(before: &std::collections::HashSet<i32>) -> Vec<i32> {
+    thread_ids()
+        .into_iter()
+        .filter(|tid| !before.contains(tid) && !thread_exits(*tid))
+        .collect()
+}

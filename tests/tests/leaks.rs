@@ -5,6 +5,7 @@
 //! refuses halfway; the process's one relay is made by the first cycle, before counting.
 
 use netns_test::Net;
+use netns_test_e2e::{thread_exits, thread_ids, threads_left};
 
 const LAN: &str = include_str!("../../fixtures/lan.topo");
 
@@ -41,50 +42,28 @@ fn thread_namespaces() -> Vec<(i32, u64)> {
         .collect()
 }
 
-/// Whether thread `tid` of this process finishes exiting within a second. A thread that has
-/// been joined may still be listed, in its namespace, for an instant: the kernel wakes the
-/// joiner before it lets go of the thread's namespaces. Waits on the kernel's exit
-/// notification (a thread pidfd), not on a timer.
-fn exits(tid: i32) -> bool {
-    const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
-    // SAFETY: pidfd_open takes a thread id and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid as libc::c_long, PIDFD_THREAD) };
-    if fd < 0 {
-        // Already gone (ESRCH).
-        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-    }
-    let fd = fd as libc::c_int;
-    let mut poll = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, then the descriptor we own is closed once.
-    let ready = unsafe {
-        let ready = libc::poll(&mut poll, 1, 1000);
-        libc::close(fd);
-        ready
-    };
-    ready == 1
-}
-
-/// The check above can fail: a node's runtime thread lives in the node's namespace as long as
-/// the `Net` does, and is reported until the `Net` is dropped. (Part of the one test below: a
-/// second test in this binary would run beside it and move its counts.)
+/// The checks here can fail: a node's runtime thread lives in the node's namespace as long as
+/// the `Net` does, and is reported, as left behind and as in a node, until the `Net` is
+/// dropped. (Part of the one test below: a second test in this binary would run beside it and
+/// move its counts.)
 fn a_thread_that_stays_in_a_node_is_seen() {
+    let before = thread_ids();
     let net = Net::build("a -- b").unwrap();
     let a = net.node("a");
     let (tx, rx) = std::sync::mpsc::channel();
     a.spawn(async move { tx.send(()).unwrap() });
     rx.recv().unwrap();
-    let staying: Vec<i32> = thread_namespaces()
-        .into_iter()
-        .filter(|&(tid, ns)| ns == a.netns_inode() && !exits(tid))
-        .map(|(tid, _)| tid)
-        .collect();
-    assert_eq!(staying.len(), 1, "the runtime thread of `a`");
+    let staying = threads_left(&before);
+    assert_eq!(staying.len(), 1, "the runtime thread of `a`: {staying:?}");
+    assert!(
+        thread_namespaces().contains(&(staying[0], a.netns_inode())),
+        "it runs in `a`"
+    );
     drop(net);
-    assert!(exits(staying[0]), "the runtime thread ends with the Net");
+    assert!(
+        thread_exits(staying[0]),
+        "the runtime thread ends with the Net"
+    );
 }
 
 fn conditioned_cycle() {
@@ -103,7 +82,7 @@ fn conditioned_cycle() {
     // made by the first conditioned build, once was).
     let held: Vec<(i32, u64)> = thread_namespaces()
         .into_iter()
-        .filter(|(tid, ns)| inodes.contains(ns) && !exits(*tid))
+        .filter(|(tid, ns)| inodes.contains(ns) && !thread_exits(*tid))
         .collect();
     assert!(
         held.is_empty(),
@@ -131,12 +110,12 @@ fn a_hundred_build_drop_cycles_leak_no_fd_and_no_thread() {
     cycle(); // first use sets up process-wide state once
     conditioned_cycle();
     refused_cycle();
-    let (fds, threads) = (count("/proc/self/fd"), count("/proc/self/task"));
+    let (fds, threads) = (count("/proc/self/fd"), thread_ids());
     for _ in 0..100 {
         cycle();
         conditioned_cycle();
         refused_cycle();
     }
     assert_eq!(count("/proc/self/fd"), fds, "file descriptors leaked");
-    assert_eq!(count("/proc/self/task"), threads, "threads leaked");
+    assert_eq!(threads_left(&threads), [], "threads leaked");
 }

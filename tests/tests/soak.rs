@@ -20,7 +20,7 @@ fn rss_kib() -> u64 {
 #[ignore = "four minutes long: run with --ignored (CI does)"]
 fn ten_thousand_cycles_return_every_fd_thread_and_page() {
     const TOPOLOGY: &str = "switch s\na -- s\nb -- s\nnode r forward\nr -- s";
-    let (fds, threads) = (count("/proc/self/fd"), count("/proc/self/task"));
+    let (fds, threads) = (count("/proc/self/fd"), netns_test_e2e::thread_ids());
     let mut after_100 = 0;
     for cycle in 1..=10_000 {
         let net = Net::build(TOPOLOGY).unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
@@ -31,7 +31,7 @@ fn ten_thousand_cycles_return_every_fd_thread_and_page() {
         }
     }
     assert_eq!(count("/proc/self/fd"), fds, "file descriptors leaked");
-    assert_eq!(count("/proc/self/task"), threads, "threads leaked");
+    assert_eq!(netns_test_e2e::threads_left(&threads), [], "threads leaked");
     let end = rss_kib();
     assert!(
         end * 10 <= after_100 * 11,
