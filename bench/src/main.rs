@@ -72,16 +72,22 @@ fn versus<A, B>(
 /// The kernel floor: `n` empty network namespaces created with bare `unshare`, held by fds, and
 /// dropped, on the calling thread (which returns to its namespace).
 fn floor(n: usize) {
+    drop(empty_namespaces(n));
+}
+
+/// `n` empty network namespaces made with bare `unshare` on the calling thread, which returns
+/// to its own namespace; held by the returned fds.
+fn empty_namespaces(n: usize) -> Vec<OwnedFd> {
     let home: OwnedFd = File::open("/proc/thread-self/ns/net").unwrap().into();
-    let mut held = Vec::with_capacity(n);
-    for _ in 0..n {
-        unshare(CloneFlags::CLONE_NEWNET).unwrap();
-        held.push(OwnedFd::from(
-            File::open("/proc/thread-self/ns/net").unwrap(),
-        ));
-    }
+    let held = (0..n).map(|_| enter_new_namespace()).collect();
     setns(&home, CloneFlags::CLONE_NEWNET).unwrap();
-    drop(held);
+    held
+}
+
+/// A new empty network namespace, entered by the calling thread and held by the returned fd.
+fn enter_new_namespace() -> OwnedFd {
+    unshare(CloneFlags::CLONE_NEWNET).unwrap();
+    File::open("/proc/thread-self/ns/net").unwrap().into()
 }
 
 /// What a dropped topology costs whoever comes next: right after the drop, this thread makes
@@ -97,10 +103,7 @@ fn waits_after(drop_it: impl FnOnce()) -> (Duration, Duration) {
     drop_it();
     while start.elapsed() < Duration::from_millis(300) {
         let t = Instant::now();
-        unshare(CloneFlags::CLONE_NEWNET).unwrap();
-        held.push(OwnedFd::from(
-            File::open("/proc/thread-self/ns/net").unwrap(),
-        ));
+        held.push(enter_new_namespace());
         let took = t.elapsed();
         longest = longest.max(took);
         if took > Duration::from_millis(1) {
@@ -133,15 +136,7 @@ fn teardown_table() {
     };
     row("nothing", sample(&|| Box::new(|| ())));
     let empty = sample(&|| {
-        let home: OwnedFd = File::open("/proc/thread-self/ns/net").unwrap().into();
-        let mut held = Vec::new();
-        for _ in 0..11 {
-            unshare(CloneFlags::CLONE_NEWNET).unwrap();
-            held.push(OwnedFd::from(
-                File::open("/proc/thread-self/ns/net").unwrap(),
-            ));
-        }
-        setns(&home, CloneFlags::CLONE_NEWNET).unwrap();
+        let held = empty_namespaces(11);
         Box::new(move || drop(held))
     });
     row("11 empty namespaces (the floor of a 10-host switch)", empty);
