@@ -355,8 +355,6 @@ struct Progress<'t> {
     prepared: Vec<bool>,
     /// Per node, whether its settings are written and its configuration steps sent.
     configured: Vec<bool>,
-    /// Whether new namespaces came with forwarding on, once the first node's has told.
-    reset_forwarding: Option<bool>,
 }
 
 impl<'t> Progress<'t> {
@@ -373,7 +371,6 @@ impl<'t> Progress<'t> {
                 .collect(),
             prepared: vec![false; n],
             configured: vec![false; n],
-            reset_forwarding: None,
         }
     }
 
@@ -386,9 +383,6 @@ impl<'t> Progress<'t> {
     ) -> Result<(), Error> {
         let (topology, plan) = (self.topology, self.plan);
         let nodes = topology.nodes();
-        if let (None, Some(first)) = (self.reset_forwarding, &slots[0]) {
-            self.reset_forwarding = Some(first.inherited_forwarding);
-        }
         let fds: Vec<Option<RawFd>> = slots
             .iter()
             .map(|s| s.as_ref().map(|f| f.ns.as_raw_fd()))
@@ -419,7 +413,8 @@ impl<'t> Progress<'t> {
             let ready = plan.create[r].len() - self.created[r];
             self.send_creation(r, ready, socket, &fds)?;
         }
-        let Some(reset_forwarding) = self.reset_forwarding else {
+        // Whether new namespaces came with forwarding on: the first node's tells.
+        let Some(reset_forwarding) = slots[0].as_ref().map(|f| f.inherited_forwarding) else {
             return Ok(());
         };
         for (i, slot) in slots.iter_mut().enumerate() {
