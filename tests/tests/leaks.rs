@@ -31,12 +31,10 @@ fn cycle() {
 /// Every thread of this process, with the inode of its network namespace.
 fn thread_namespaces() -> Vec<(i32, u64)> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| {
-            let t = t.unwrap();
-            let tid = t.file_name().to_str()?.parse().ok()?;
-            let ns = std::fs::metadata(t.path().join("ns/net")).ok()?;
+    thread_ids()
+        .into_iter()
+        .filter_map(|tid| {
+            let ns = std::fs::metadata(format!("/proc/self/task/{tid}/ns/net")).ok()?;
             Some((tid, ns.ino()))
         })
         .collect()
