@@ -395,11 +395,12 @@ impl<'t> Progress<'t> {
                 // to every other port (a 500-port switch builds 11% faster). Its bridge gets
                 // IPv6 back before it is configured. Written here, once no namespace will be
                 // made from inside this one (see `create_namespaces`), so none inherits it.
-                namespace::enter(&fresh.ns).map_err(|e| {
-                    Error::io("entering the node's namespace", e).on_node(&nodes[i].name)
-                })?;
-                write_sysctl("net.ipv6.conf.default.disable_ipv6", "1", true)
-                    .map_err(|e| e.on_node(&nodes[i].name))?;
+                write_node_sysctls(
+                    &nodes[i],
+                    &fresh.ns,
+                    &[("net.ipv6.conf.default.disable_ipv6", "1")],
+                    true,
+                )?;
             }
             self.prepared[i] = true;
             let steps = &plan.create[i][self.created[i]..];
@@ -472,11 +473,7 @@ fn configure(
     }
     settings.extend(node.sysctls.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if !settings.is_empty() {
-        namespace::enter(&fresh.ns)
-            .map_err(|e| Error::io("entering the node's namespace", e).on_node(&node.name))?;
-        for (key, value) in settings {
-            write_sysctl(key, value, false).map_err(|e| e.on_node(&node.name))?;
-        }
+        write_node_sysctls(node, &fresh.ns, &settings, false)?;
     }
     run_steps(
         topology,
@@ -486,6 +483,22 @@ fn configure(
         &mut fresh.socket,
         fds,
     )
+}
+
+/// Moves the calling thread into `node`'s namespace `ns` and writes `settings` there
+/// (`missing_ok`: as for [`write_sysctl`]).
+fn write_node_sysctls(
+    node: &Node,
+    ns: &OwnedFd,
+    settings: &[(&str, &str)],
+    missing_ok: bool,
+) -> Result<(), Error> {
+    namespace::enter(ns)
+        .map_err(|e| Error::io("entering the node's namespace", e).on_node(&node.name))?;
+    for (key, value) in settings {
+        write_sysctl(key, value, missing_ok).map_err(|e| e.on_node(&node.name))?;
+    }
+    Ok(())
 }
 
 /// Sends one node's steps as batches and turns the first refusal into an error naming the node,
