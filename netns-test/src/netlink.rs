@@ -14,12 +14,12 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
-
-use crate::error::Error;
 use nix::sys::socket::{
     self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, setsockopt,
     sockopt,
 };
+
+use crate::error::Error;
 
 /// How long a reply or an awaited event may take before it is an error.
 pub(crate) const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
