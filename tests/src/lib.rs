@@ -101,6 +101,11 @@ macro_rules! udp_tests {
     )*};
 }
 
+/// How many file descriptors this process holds.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
 /// The ids of this process's threads.
 pub fn thread_ids() -> std::collections::HashSet<i32> {
     std::fs::read_dir("/proc/self/task")

@@ -5,13 +5,9 @@
 //! refuses halfway; the process's one relay is made by the first cycle, before counting.
 
 use netns_test::Net;
-use netns_test_e2e::{thread_exits, thread_ids, threads_left};
+use netns_test_e2e::{open_fds, thread_exits, thread_ids, threads_left};
 
 const LAN: &str = include_str!("../../fixtures/lan.topo");
-
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
 
 fn cycle() {
     let net = Net::build(LAN).unwrap();
@@ -108,12 +104,12 @@ fn a_hundred_build_drop_cycles_leak_no_fd_and_no_thread() {
     cycle(); // first use sets up process-wide state once
     conditioned_cycle();
     refused_cycle();
-    let (fds, threads) = (count("/proc/self/fd"), thread_ids());
+    let (fds, threads) = (open_fds(), thread_ids());
     for _ in 0..100 {
         cycle();
         conditioned_cycle();
         refused_cycle();
     }
-    assert_eq!(count("/proc/self/fd"), fds, "file descriptors leaked");
+    assert_eq!(open_fds(), fds, "file descriptors leaked");
     assert_eq!(threads_left(&threads), [], "threads leaked");
 }

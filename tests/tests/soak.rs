@@ -6,10 +6,6 @@
 
 use netns_test::Net;
 
-fn count(dir: &str) -> usize {
-    std::fs::read_dir(dir).unwrap().count()
-}
-
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
@@ -20,7 +16,7 @@ fn rss_kib() -> u64 {
 #[ignore = "four minutes long: run with --ignored (CI does)"]
 fn ten_thousand_cycles_return_every_fd_thread_and_page() {
     const TOPOLOGY: &str = "switch s\na -- s\nb -- s\nnode r forward\nr -- s";
-    let (fds, threads) = (count("/proc/self/fd"), netns_test_e2e::thread_ids());
+    let (fds, threads) = (netns_test_e2e::open_fds(), netns_test_e2e::thread_ids());
     let mut after_100 = 0;
     for cycle in 1..=10_000 {
         let net = Net::build(TOPOLOGY).unwrap_or_else(|e| panic!("cycle {cycle}: {e}"));
@@ -30,7 +26,7 @@ fn ten_thousand_cycles_return_every_fd_thread_and_page() {
             after_100 = rss_kib();
         }
     }
-    assert_eq!(count("/proc/self/fd"), fds, "file descriptors leaked");
+    assert_eq!(netns_test_e2e::open_fds(), fds, "file descriptors leaked");
     assert_eq!(netns_test_e2e::threads_left(&threads), [], "threads leaked");
     let end = rss_kib();
     assert!(
