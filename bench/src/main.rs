@@ -90,6 +90,10 @@ fn enter_new_namespace() -> OwnedFd {
     File::open("/proc/thread-self/ns/net").unwrap().into()
 }
 
+/// How long a "settled" sample waits first, for the kernel to finish tearing down whatever the
+/// previous sample dropped.
+const SETTLE: Duration = Duration::from_millis(1500);
+
 /// What a dropped topology costs whoever comes next: right after the drop, this thread makes
 /// empty namespaces for 300 ms (held, so their own teardown does not interfere). One normally
 /// takes a third of a millisecond; the kernel tears the dropped devices down meanwhile, partly
@@ -121,7 +125,7 @@ fn teardown_table() {
     let sample = |make: &dyn Fn() -> Box<dyn FnOnce()>| {
         let (longest, stalled): (Vec<Duration>, Vec<Duration>) = (0..7)
             .map(|_| {
-                std::thread::sleep(Duration::from_millis(1500));
+                std::thread::sleep(SETTLE);
                 waits_after(make())
             })
             .unzip();
@@ -390,7 +394,6 @@ fn switch_table() {
         "| switch with N hosts, build + drop | netns-test | floor (N+1 namespaces) | ratio | per node |"
     );
     println!("|---|---|---|---|---|");
-    let settle = Duration::from_millis(1500);
     for (n, runs, settled) in [
         (10usize, 41usize, false),
         (10, 9, true),
@@ -402,7 +405,7 @@ fn switch_table() {
         let text = switch(n);
         let (built, bare) = versus(
             runs,
-            settled.then_some(settle),
+            settled.then_some(SETTLE),
             || Net::build(&text).unwrap(),
             || floor(n + 1),
         );
