@@ -1,0 +1,51 @@
+//! Cross-statement resolution, as named passes over the parsed statements, in order: nodes,
+//! addresses, interface names, links (with auto-addressing and switch hosts), routes. Each pass
+//! refuses what it is the first to see wrong.
+
+mod addresses;
+mod interfaces;
+mod links;
+mod nodes;
+mod routes;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::Cidr;
+use crate::error::TopologyError;
+use crate::model::{Link, Topology};
+use crate::syntax::{Spanned, Statement};
+use addresses::Addresses;
+use nodes::Nodes;
+
+/// What the passes know so far.
+struct Resolver<'s> {
+    statements: &'s [Statement],
+    nodes: Nodes,
+    /// Per switch, the addresses written on it.
+    switch_cidrs: HashMap<usize, Vec<Spanned<Cidr>>>,
+    addresses: Addresses,
+    /// Per node, the interface names written in the text (auto names skip them).
+    explicit: Vec<HashSet<String>>,
+    links: Vec<Link>,
+}
+
+/// Resolves parsed statements into a checked topology.
+pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyError> {
+    let mut r = Resolver {
+        statements: &statements,
+        nodes: Nodes::default(),
+        switch_cidrs: HashMap::new(),
+        addresses: Addresses::default(),
+        explicit: Vec::new(),
+        links: Vec::new(),
+    };
+    r.declare_nodes()?;
+    r.claim_addresses()?;
+    r.name_interfaces()?;
+    r.make_links()?;
+    r.add_routes()?;
+    Ok(Topology {
+        nodes: r.nodes.into_nodes(),
+        links: r.links,
+    })
+}
