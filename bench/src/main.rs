@@ -223,21 +223,14 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-static EMPTY: netns_test::private::TestSpec = netns_test::private::TestSpec {
-    name: "bench::empty",
-    topology: "node main",
-    source: None,
-    node: None,
-    should_panic: None,
-};
+/// What `#[netns_test] fn empty() {}` expands to.
+static EMPTY: netns_test::Test = netns_test::Test::new("bench::empty", "node main");
 
 /// An empty `#[netns_test]` body against a plain `#[test]` body: what the harness adds.
 fn empty_test_overhead(runs: usize) -> (Duration, Duration) {
     let harnessed = time(runs, 10, || {
         // Each libtest test runs on a fresh thread; so does this.
-        std::thread::spawn(|| netns_test::private::run(&EMPTY, |_| ()))
-            .join()
-            .unwrap()
+        std::thread::spawn(|| EMPTY.run(|_| ())).join().unwrap()
     });
     let plain = time(runs, 10, || std::thread::spawn(|| ()).join().unwrap());
     (harnessed, plain)

@@ -13,16 +13,19 @@ use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-/// A command that dies with the thread that starts it and, between fork and exec, enters the node's network namespace and a mount
+/// A command that dies with the thread that starts it and, between fork and exec, enters the
+/// node's network namespace and a mount
 /// namespace of its own with a fresh sysfs on `/sys`, as `ip netns exec` does, so that
 /// `/sys/class/net` lists the node's interfaces. The host's mounts are untouched: the new mount
 /// namespace is a slave of the host's, so nothing propagates back.
 pub(crate) fn command(ns: Arc<OwnedFd>, program: &OsStr) -> Command {
     let mut command = Command::new(program);
     let parent = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec and only makes system calls
-    // (prctl, getppid, setns, unshare, mount), which are async-signal-safe; the paths are short
-    // literals that nix copies onto the stack, so nothing allocates.
+    // SAFETY: the closure runs in the forked child of a possibly multi-threaded process, before
+    // exec, so it may only do async-signal-safe work: it makes system calls (prctl, getppid,
+    // setns, unshare, mount, umount2) and nothing else. Nothing allocates: nix copies the short
+    // literal paths onto the stack, errors are errnos (`io::Error::from_raw_os_error` stores
+    // the number inline), and the `Arc` is only borrowed.
     unsafe {
         command.pre_exec(move || enter(&ns, parent));
     }
@@ -34,7 +37,8 @@ fn enter(ns: &OwnedFd, parent: u32) -> io::Result<()> {
     // with SIGKILL; checked against the race where the parent died before the prctl.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
     if nix::unistd::getppid().as_raw() as u32 != parent {
-        return Err(io::Error::other("the test process is gone"));
+        // Not `io::Error::other`: that allocates, which is not allowed between fork and exec.
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }
     setns(ns, CloneFlags::CLONE_NEWNET)?;
     unshare(CloneFlags::CLONE_NEWNS)?;

@@ -49,6 +49,8 @@ enum Cause {
         errno: Option<Errno>,
         message: String,
         detail: Option<String>,
+        /// The system's error, for [`std::error::Error::source`].
+        source: Option<io::Error>,
     },
 }
 
@@ -78,6 +80,7 @@ impl Error {
                 errno: Some(errno),
                 message: errno.desc().to_string(),
                 detail,
+                source: Some(io::Error::from(errno)),
             },
             hint: default_hint(errno),
         }))
@@ -94,6 +97,7 @@ impl Error {
                 errno,
                 message: error.to_string(),
                 detail: None,
+                source: Some(error),
             },
             hint: errno.and_then(default_hint),
         }))
@@ -113,6 +117,7 @@ impl Error {
                 errno,
                 message: errno.map_or_else(|| "not supported".into(), |e| e.desc().to_string()),
                 detail: None,
+                source: errno.map(io::Error::from),
             },
             hint: Some(hint),
         }))
@@ -128,6 +133,7 @@ impl Error {
                 errno: None,
                 message: message.into(),
                 detail: None,
+                source: None,
             },
             hint: None,
         }))
@@ -185,28 +191,6 @@ impl Error {
     }
 }
 
-/// How many times a refusal the kernel means as "not now" is tried again.
-pub(crate) const TRANSIENT_RETRIES: u32 = 8;
-
-/// Refusals the kernel gives while it is busy (still freeing earlier namespaces, short of memory
-/// for a moment): worth another try.
-pub(crate) fn is_transient(errno: Errno) -> bool {
-    matches!(
-        errno,
-        Errno::EBUSY | Errno::EAGAIN | Errno::ENOMEM | Errno::ENOBUFS
-    )
-}
-
-/// The pause before retry number `attempt` (from 0): 1 ms, doubling, about 0.25 s over all
-/// `TRANSIENT_RETRIES`. Counted, so tests (and curious users) can see retries happen.
-pub(crate) fn back_off(attempt: u32) {
-    RETRIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
-}
-
-/// Transient refusals retried by this process so far.
-pub(crate) static RETRIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
 /// What to do, for the errnos whose remedy does not depend on the operation.
 fn default_hint(errno: Errno) -> Option<String> {
     Some(match errno {
@@ -261,4 +245,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+/// The source of a kernel or I/O error is the system's [`io::Error`] (its errno); a topology
+/// error's is the [`TopologyError`].
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0.cause {
+            Cause::Os { source, .. } => source.as_ref().map(|e| e as _),
+            Cause::Topology { error, .. } => Some(error),
+        }
+    }
+}

@@ -29,38 +29,46 @@
 //! See the README for the full reference, the guarantees and the environments it runs in.
 
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+// The pipeline, in order: the topology (parsed and checked by `netns_test_topology`) ->
+// `plan` (pure) -> `build` (the executor, in namespaces) -> the runtime handles `net`, `node`,
+// `link`, `command`. Beside it: `relay` (conditioned links), `debug` (what a failure leaves),
+// `harness` (what the attribute's code calls), `requests` (netlink messages), `sys` (syscalls).
 mod build;
-mod capture;
 mod command;
 mod conditions;
+mod debug;
 mod error;
-mod inspect;
-mod keep;
+mod harness;
 mod link;
-mod namespace;
 mod net;
-mod netlink;
+mod node;
 mod plan;
-mod privilege;
 mod relay;
 mod requests;
+mod sys;
 
+/// What `#[netns_test]`'s generated code names. Not a public API: it may change in any release.
 #[doc(hidden)]
-pub mod private;
+pub mod __private {
+    pub use crate::harness::runtime;
+}
 
 pub use conditions::Conditions;
+pub use debug::keep::{PIN_DIR, clean as clean_stale_pins};
 pub use error::{Error, ErrorKind};
-pub use keep::{PIN_DIR, clean as clean_stale_pins};
+pub use harness::{Outcome, Test};
 pub use link::Link;
-pub use namespace::host_inode;
-pub use net::{Net, Node};
+pub use net::Net;
 pub use netns_test_macros::netns_test;
 pub use netns_test_topology as topology;
+pub use node::Node;
+pub use sys::namespace::host_inode;
 
 /// The inode of the calling thread's network namespace (`/proc/thread-self/ns/net`).
 pub fn current_netns_inode() -> u64 {
-    namespace::current_inode().unwrap_or(0)
+    sys::namespace::current_inode().unwrap_or(0)
 }
 
 /// Panics unless the calling thread is outside the host's network namespace. Every test that
@@ -71,4 +79,11 @@ pub fn assert_not_in_host_netns() {
         here != 0 && here != host_inode(),
         "netns-test: this thread is in the host's network namespace ({here}); refusing to send traffic"
     );
+}
+
+/// How many times this process has sent a request again because the kernel refused it for a
+/// moment (EAGAIN, EBUSY, ENOMEM, ENOBUFS, or a namespace limit still held by namespaces being
+/// freed). A number that grows in a run means the machine is loaded: run fewer tests at once.
+pub fn transient_retries() -> u64 {
+    sys::retry::retries()
 }

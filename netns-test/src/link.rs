@@ -8,16 +8,16 @@ use netlink_packet_route::RouteNetlinkMessage;
 use crate::conditions::Conditions;
 use crate::error::Error;
 use crate::net::Net;
-use crate::netlink::{Kind, Socket};
-use crate::relay::Relay;
+use crate::relay::RelayedLink;
 use crate::requests;
+use crate::sys::netlink::{Kind, Socket};
 
 /// What the runtime keeps of each link of the topology.
 pub(crate) struct LinkState {
     /// The interface index of each end in its node.
     pub ifindex: [u32; 2],
     /// The relay of a conditioned link.
-    pub relay: Option<Relay>,
+    pub relay: Option<RelayedLink>,
     /// For a plain link, whether it is cut; the lock also orders concurrent `down` and `up`.
     pub cut: Mutex<bool>,
 }
@@ -114,7 +114,7 @@ impl<'n> Link<'n> {
 
     /// The seed of the link's random choices (loss, jitter), or `None` for a plain link.
     pub fn seed(&self) -> Option<u64> {
-        self.state().relay.as_ref().map(Relay::seed)
+        self.state().relay.as_ref().map(RelayedLink::seed)
     }
 
     /// Changes the link's conditions mid-test, without rebuilding anything: packets already in

@@ -1,21 +1,19 @@
-//! The runtime handles: [`Net`], a built topology, and its [`Node`]s.
+//! The runtime handle of a whole topology: [`Net`], which owns its [`Node`]s and links.
 
-use std::ffi::OsStr;
 use std::fmt;
-use std::net::IpAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 
 use netns_test_topology::Topology;
 
-use crate::conditions::{self, Conditions, SeedSource};
+use crate::build;
+use crate::command;
 use crate::error::Error;
 use crate::link::{Link, LinkState};
-use crate::namespace::{self, Entered};
-use crate::{build, command};
+use crate::node::Node;
+use crate::relay::fate::{self, SeedSource};
+use crate::sys::namespace;
 
 /// A topology built in fresh network namespaces, one per node. Dropping it tears everything down:
 /// the namespaces' fds close and the kernel frees every link, address and route.
@@ -26,16 +24,6 @@ pub struct Net {
     nodes: Vec<Node>,
     /// The test's seed and where it came from, when a link has conditions.
     seed: Option<(u64, SeedSource)>,
-}
-
-/// One node of a [`Net`]: a network namespace of its own.
-pub struct Node {
-    name: String,
-    ips: Vec<IpAddr>,
-    ns: Arc<OwnedFd>,
-    inode: u64,
-    runtime: OnceLock<tokio::runtime::Runtime>,
-    commands: Arc<AtomicBool>,
 }
 
 impl Net {
@@ -68,7 +56,7 @@ impl Net {
         let conditioned = topology.links().iter().any(|l| l.conditions.is_some());
         // Read on the caller's thread, whose name is the test's.
         let seed = if conditioned {
-            Some(conditions::test_seed()?)
+            Some(fate::test_seed()?)
         } else {
             None
         };
@@ -76,7 +64,7 @@ impl Net {
             nodes: built,
             relayed,
             link_ifindex,
-        } = build::build(&topology)?;
+        } = build::build(&topology, seed.map_or(0, |s| s.0))?;
         let mut links: Vec<LinkState> = link_ifindex
             .into_iter()
             .map(|ifindex| LinkState {
@@ -85,39 +73,17 @@ impl Net {
                 cut: Mutex::new(false),
             })
             .collect();
-        let test_seed = seed.map_or(0, |s| s.0);
-        for (k, ports) in relayed {
-            let written = topology.links()[k]
-                .conditions
-                .expect("a relayed link has conditions");
-            let wire = Conditions::from_topology(&written)
-                .validate()
-                .expect("the topology checked the conditions");
-            let link_seed = written
-                .seed
-                .unwrap_or_else(|| conditions::link_seed(test_seed, k));
-            let relay = crate::relay::host()?
-                .relay(ports, wire, link_seed)
-                .map_err(|e| {
-                    let [a, b] = topology.links()[k]
-                        .ends
-                        .map(|e| topology.nodes()[e.node].name.as_str());
-                    Error::io(format!("starting the relay of link {a} -- {b}"), e)
-                })?;
-            links[k].relay = Some(relay);
+        for (k, relayed) in relayed {
+            links[k].relay = Some(relayed);
         }
         let commands = Arc::new(AtomicBool::new(false));
         let nodes = topology
             .nodes()
             .iter()
             .zip(built)
-            .map(|(spec, build::Built { ns, inode })| Node {
-                name: spec.name.clone(),
-                ips: spec.addresses().map(|c| c.addr).collect(),
-                ns: Arc::new(ns),
-                inode,
-                runtime: OnceLock::new(),
-                commands: commands.clone(),
+            .map(|(spec, build::Built { ns, inode })| {
+                let ips = spec.addresses().map(|c| c.addr).collect();
+                Node::new(spec.name.clone(), ips, ns, inode, commands.clone())
             })
             .collect();
         Ok(Net {
@@ -207,7 +173,7 @@ impl Net {
     /// If there is none; the message lists the nodes there are.
     pub fn node(&self, name: &str) -> &Node {
         self.try_node(name).unwrap_or_else(|| {
-            let known: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+            let known: Vec<&str> = self.nodes.iter().map(Node::name).collect();
             panic!(
                 "netns-test: no node `{name}` in this topology (nodes: {})",
                 known.join(", ")
@@ -217,7 +183,7 @@ impl Net {
 
     /// The node called `name`, if there is one.
     pub fn try_node(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.name == name)
+        self.nodes.iter().find(|n| n.name() == name)
     }
 
     /// Every node, in order of first appearance in the topology.
@@ -237,7 +203,7 @@ impl Net {
                 .spawn(|| {
                     self.nodes
                         .iter()
-                        .map(|node| namespace::enter(&*node.ns).and_then(|()| f(node)))
+                        .map(|node| namespace::enter(&**node.ns()).and_then(|()| f(node)))
                         .collect()
                 })
                 .join()
@@ -253,12 +219,8 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
-        if self
-            .nodes
-            .first()
-            .is_some_and(|n| n.commands.load(Ordering::Relaxed))
-        {
-            let inodes: Vec<u64> = self.nodes.iter().map(|n| n.inode).collect();
+        if self.nodes.first().is_some_and(Node::started_processes) {
+            let inodes: Vec<u64> = self.nodes.iter().map(Node::netns_inode).collect();
             command::kill_processes_in(&inodes);
         }
     }
@@ -267,120 +229,5 @@ impl Drop for Net {
 impl fmt::Debug for Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Net").field("nodes", &self.nodes).finish()
-    }
-}
-
-impl Node {
-    /// The node's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The node's first IPv4 address in declaration order, or else its first IPv6 address.
-    ///
-    /// # Panics
-    /// If the node has no address at all (a switch without one, or a node with no links).
-    pub fn ip(&self) -> IpAddr {
-        self.ips
-            .iter()
-            .find(|ip| ip.is_ipv4())
-            .or_else(|| self.ips.first())
-            .copied()
-            .unwrap_or_else(|| panic!("netns-test: node `{}` has no address", self.name))
-    }
-
-    /// Every address of the node, in declaration order.
-    pub fn ips(&self) -> Vec<IpAddr> {
-        self.ips.clone()
-    }
-
-    /// Runs `f` on a new thread inside this node and returns what it returns. A panic in `f`
-    /// is resumed in the caller.
-    pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        std::thread::scope(|scope| {
-            let handle = scope.spawn(|| {
-                namespace::enter(&*self.ns).unwrap_or_else(|e| {
-                    panic!("netns-test: cannot enter node `{}`: {e}", self.name)
-                });
-                f()
-            });
-            match handle.join() {
-                Ok(r) => r,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        })
-    }
-
-    /// Spawns `fut` on a tokio runtime whose threads all live inside this node. The runtime is
-    /// made on first use and shut down when the [`Net`] is dropped.
-    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.runtime().spawn(fut)
-    }
-
-    fn runtime(&self) -> &tokio::runtime::Runtime {
-        self.runtime.get_or_init(|| {
-            crate::private::runtime_in(&self.ns, &self.name, true, 1).unwrap_or_else(|e| {
-                panic!(
-                    "netns-test: cannot start a runtime in node `{}`: {e}",
-                    self.name
-                )
-            })
-        })
-    }
-
-    /// A [`std::process::Command`] whose process runs inside this node: it sees the node's
-    /// interfaces in `/proc/net` and `/sys/class/net`, and is killed when the [`Net`] is dropped.
-    pub fn command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
-        self.commands.store(true, Ordering::Relaxed);
-        command::command(self.ns.clone(), program.as_ref())
-    }
-
-    /// A path naming this node's namespace while the [`Net`] lives, for `nsenter --net=PATH`
-    /// or `ip netns exec`-like tools.
-    pub fn netns_path(&self) -> PathBuf {
-        PathBuf::from(format!(
-            "/proc/{}/fd/{}",
-            std::process::id(),
-            self.ns.as_raw_fd()
-        ))
-    }
-
-    /// Moves the calling thread into this node until the guard drops (see [`Entered`]).
-    pub(crate) fn enter(&self) -> std::io::Result<Entered> {
-        Entered::new(&self.ns)
-    }
-
-    /// The inode of this node's network namespace, as `stat -L /proc/thread-self/ns/net` shows
-    /// it from a thread inside the node (compare with [`crate::current_netns_inode`]).
-    pub fn netns_inode(&self) -> u64 {
-        self.inode
-    }
-
-    pub(crate) fn ns(&self) -> &Arc<OwnedFd> {
-        &self.ns
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            // A runtime cannot be dropped from async code; a plain thread can always wait for it.
-            std::thread::spawn(move || runtime.shutdown_timeout(Duration::from_secs(5)))
-                .join()
-                .ok();
-        }
-    }
-}
-
-impl fmt::Debug for Node {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Node")
-            .field("name", &self.name)
-            .field("ips", &self.ips)
-            .finish()
     }
 }

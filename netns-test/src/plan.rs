@@ -1,8 +1,9 @@
 //! The build plan: what to ask the kernel for, in which namespace and in which order. Pure: no
 //! syscalls, so the order that makes the batches valid is visible and tested on its own.
 //!
-//! Every interface gets a fixed ifindex, chosen by us at creation: `IFINDEX_BASE` plus its
-//! position in the whole topology. Namespaces are fresh, so the indexes are free, and no request
+//! Every interface gets a fixed ifindex, chosen here and nowhere else: `IFINDEX_BASE` plus its
+//! position in the whole topology, and for the relay's ports (whose namespace the process
+//! shares) consecutive indexes from the block the relay reserved for this build. Namespaces are fresh, so the indexes are free, and no request
 //! ever has to wait for the kernel to tell us an index: each namespace's work goes out in one
 //! batch. The indexes are unique across the topology on purpose: the kernel treats a veth whose
 //! peer has a different index as an urgent link event and brings it up at once, while one whose
@@ -11,6 +12,8 @@
 use std::net::IpAddr;
 
 use netns_test_topology::{Cidr, InterfaceKind, RouteVia, Topology};
+
+use crate::conditions::{Conditions, Wire};
 
 /// The first ifindex handed out; `lo` is 1 and the kernel's own devices stay below.
 pub(crate) const IFINDEX_BASE: u32 = 100;
@@ -80,7 +83,7 @@ impl Step {
 }
 
 /// The whole build: per node (indexed as in the topology), the steps of each phase.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Plan {
     /// Phase 1, per node: `lo`, bridges, and the veth pairs this node creates. After this phase
     /// every interface of every node exists.
@@ -96,11 +99,10 @@ pub(crate) struct Plan {
     pub wait_up: Vec<Vec<usize>>,
     /// Per node, IPv6 addresses whose local route must exist before the body starts.
     pub wait_ipv6: Vec<Vec<IpAddr>>,
-    /// The conditioned links, in order, when there are any. The relay namespace comes after
-    /// the nodes in every per-node list above; link `relayed[c]` has its relay ports at that
-    /// namespace's interfaces `2c` and `2c + 1` (the relay is shared by the process, so the
-    /// builder replaces their planned indexes with ones the relay hands out).
-    pub relayed: Vec<usize>,
+    /// The conditioned links, in order, with the conditions the relay applies, when there are
+    /// any. The relay namespace comes after the nodes in every per-node list above; link
+    /// `relayed[c]` has its relay ports at that namespace's interfaces `2c` and `2c + 1`.
+    pub relayed: Vec<(usize, Wire)>,
 }
 
 impl Plan {
@@ -110,8 +112,18 @@ impl Plan {
     }
 }
 
-/// Plans the build of `topology`.
-pub(crate) fn plan(topology: &Topology) -> Plan {
+/// How many relay ports the build of `topology` needs: two per conditioned link.
+pub(crate) fn relay_ports(topology: &Topology) -> u32 {
+    2 * topology
+        .links()
+        .iter()
+        .filter(|l| l.conditions.is_some())
+        .count() as u32
+}
+
+/// Plans the build of `topology`, whose relay ports (if any) take the [`relay_ports`] indexes
+/// from `first_port` on.
+pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
     let n = topology.nodes().len();
     let mut plan = Plan {
         create: vec![vec![Step::LoopbackUp]; n],
@@ -139,16 +151,19 @@ pub(crate) fn plan(topology: &Topology) -> Plan {
     let mut relay_steps = Vec::new();
     for (k, link) in topology.links().iter().enumerate() {
         if let Some(conditions) = &link.conditions {
-            // Two pairs through the relay namespace, each created from there (see relay.rs).
+            // Two pairs through the relay namespace, each created from there (see `relay`).
+            let wire = Conditions::from_topology(conditions)
+                .validate()
+                .expect("the topology language checks conditions as `validate` does");
             let c = plan.relayed.len();
-            plan.relayed.push(k);
+            plan.relayed.push((k, wire));
             for (side, end) in link.ends.iter().enumerate() {
                 relay_steps.push(Step::RelayPort {
                     port: 2 * c + side,
                     link: k,
                     side,
                     mtu: link.mtu,
-                    per_packet: conditions.loss_ppb > 0 || conditions.rate_bps.is_some(),
+                    per_packet: wire.per_packet(),
                 });
                 let bridge = topology.nodes()[end.node].is_switch.then_some(0);
                 plan.configure[end.node].push(Step::PeerUp {
@@ -206,7 +221,8 @@ pub(crate) fn plan(topology: &Topology) -> Plan {
     }
     if !relay_steps.is_empty() {
         let ports = relay_steps.len() as u32;
-        plan.ifindex.push((next..next + ports).collect());
+        plan.ifindex
+            .push((first_port..first_port + ports).collect());
         plan.create.push(relay_steps);
         plan.configure.push(Vec::new());
         plan.finish.push(Vec::new());
@@ -223,7 +239,7 @@ mod tests {
     #[test]
     fn pair_creates_from_the_left_and_addresses_both_ends() {
         let t = netns_test_topology::parse("a -- b").unwrap();
-        let p = plan(&t);
+        let p = plan(&t, 0);
         assert_eq!(
             p.create[0],
             [
@@ -262,7 +278,7 @@ mod tests {
     #[test]
     fn switch_side_creates_ports_and_a_switch_to_switch_link_joins_both_bridges() {
         let t = netns_test_topology::parse("switch s\nswitch t\nh -- s\ns -- t").unwrap();
-        let p = plan(&t);
+        let p = plan(&t, 0);
         // nodes: s, t, h
         assert_eq!(p.create[0][1], Step::Bridge { iface: 0 });
         assert_eq!(
@@ -296,9 +312,11 @@ mod tests {
     fn a_conditioned_link_pairs_each_end_with_a_relay_port() {
         let t = netns_test_topology::parse("a -- b\nb -- c loss=1%\nswitch s\nc -- s delay=1ms")
             .unwrap();
-        let p = plan(&t);
+        assert_eq!(relay_ports(&t), 4);
+        let p = plan(&t, 1 << 20);
         // nodes a, b, c, s; the relay namespace is index 4.
-        assert_eq!(p.relayed, [1, 2]);
+        let relayed: Vec<usize> = p.relayed.iter().map(|r| r.0).collect();
+        assert_eq!(relayed, [1, 2]);
         assert_eq!(p.relay(), Some(4));
         assert_eq!(p.create.len(), 5);
         assert_eq!(
@@ -337,9 +355,12 @@ mod tests {
             unique.len(),
             "indexes stay unique, relay ports included"
         );
-        assert_eq!(p.ifindex[4].len(), 4);
         assert_eq!(
-            plan(&netns_test_topology::parse("a -- b").unwrap()).relay(),
+            p.ifindex[4],
+            [1 << 20, (1 << 20) + 1, (1 << 20) + 2, (1 << 20) + 3]
+        );
+        assert_eq!(
+            plan(&netns_test_topology::parse("a -- b").unwrap(), 0).relay(),
             None
         );
     }
@@ -356,7 +377,7 @@ mod tests {
             "switch s\nswitch t\ns -- t delay=5ms",
         ] {
             let t = netns_test_topology::parse(text).unwrap();
-            let p = plan(&t);
+            let p = plan(&t, 0);
             let mut made: Vec<usize> = vec![0; t.nodes().len()];
             for (i, steps) in p.create.iter().enumerate() {
                 for step in steps {
@@ -379,7 +400,7 @@ mod tests {
             "a 2001:db8::1/64 -- b 2001:db8::2/64\nroute a 2001:db8:1::/48 via 2001:db8::2",
         )
         .unwrap();
-        let p = plan(&t);
+        let p = plan(&t, 0);
         assert!(matches!(p.configure[0][0], Step::Address { .. }));
         assert!(matches!(p.configure[0][1], Step::Route { .. }));
         assert!(matches!(p.configure[1][0], Step::PeerUp { .. }));

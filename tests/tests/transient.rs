@@ -27,7 +27,7 @@ fn rebuild_right_after_drop_probe() {
     // The kernel frees namespaces on one queue for the whole machine: behind a backlog of other
     // tests' namespaces, a round may exhaust its retries. That round must say so; most rounds
     // must succeed after retrying.
-    let before = netns_test::private::transient_retries();
+    let before = netns_test::transient_retries();
     let (mut built, mut reported) = (0, 0);
     for _ in 0..30 {
         match Net::build("a -- b") {
@@ -45,7 +45,7 @@ fn rebuild_right_after_drop_probe() {
             }
         }
     }
-    let retries = netns_test::private::transient_retries() - before;
+    let retries = netns_test::transient_retries() - before;
     println!("transient retries: {retries}; built: {built}; reported: {reported}");
 }
 

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,11 +18,14 @@ use netlink_packet_route::link::LinkAttribute;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use crate::net::Net;
-use crate::netlink::Socket;
 use crate::requests;
+use crate::sys::netlink::Socket;
+use crate::sys::packet::PacketSocket;
 
 const SNAPLEN: usize = 65535;
 const LINKTYPE_ETHERNET: u32 = 1;
+/// Room for the packets of a busy body between two reads.
+const CAPTURE_BUFFER: usize = 4 << 20;
 
 /// A running capture of one topology.
 pub(crate) struct Capture {
@@ -33,12 +36,12 @@ pub(crate) struct Capture {
 }
 
 /// A node's packet socket and its interfaces (index, name), as opened inside the node.
-type Opened = (OwnedFd, Vec<(i32, String)>);
+type Opened = (PacketSocket, Vec<(u32, String)>);
 
 /// One node's packet socket and its interfaces' pcap files.
 struct Tap {
-    socket: OwnedFd,
-    files: HashMap<i32, BufWriter<File>>,
+    socket: PacketSocket,
+    files: HashMap<u32, BufWriter<File>>,
 }
 
 impl Capture {
@@ -52,7 +55,7 @@ impl Capture {
         let mut taps = Vec::new();
         // Sockets and interface names are read inside each node.
         let opened: io::Result<Vec<Opened>> = net
-            .in_each_node(|_| Ok((packet_socket()?, interfaces()?)))
+            .in_each_node(|_| Ok((PacketSocket::open(CAPTURE_BUFFER)?, interfaces()?)))
             .into_iter()
             .collect();
         for (node, (socket, ifaces)) in net.nodes().zip(opened?) {
@@ -144,64 +147,22 @@ fn run(mut taps: Vec<Tap>, stop: OwnedFd) {
 
 /// Reads every packet waiting on the tap's socket, without blocking.
 fn drain(tap: &mut Tap, buf: &mut [u8]) {
-    loop {
-        // SAFETY: sockaddr_ll is plain data; recvfrom writes at most `len` bytes into each buffer.
-        let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        let n = unsafe {
-            libc::recvfrom(
-                tap.socket.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
-                (&mut from as *mut libc::sockaddr_ll).cast(),
-                &mut len,
-            )
-        };
-        if n < 0 {
-            return;
-        }
-        let original = n as usize;
-        let kept = original.min(buf.len());
-        if let Some(w) = tap.files.get_mut(&from.sll_ifindex) {
-            let _ = write_record(w, &buf[..kept], original);
+    while let Ok(Some(got)) = tap.socket.receive(buf) {
+        if let Some(w) = tap.files.get_mut(&got.ifindex) {
+            let _ = write_record(w, &buf[..got.copied], got.length);
         }
     }
-}
-
-fn packet_socket() -> io::Result<OwnedFd> {
-    let protocol = (libc::ETH_P_ALL as u16).to_be() as libc::c_int;
-    // SAFETY: plain socket(2); the fd is owned from here on.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            protocol,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd was just returned by socket(2) and nobody else owns it.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // Room for the packets of a busy body between two reads.
-    if nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::RcvBufForce, &(4 << 20))
-        .is_err()
-    {
-        let _ = nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::RcvBuf, &(4 << 20));
-    }
-    Ok(fd)
 }
 
 /// The calling thread's namespace's interfaces: index and name.
-fn interfaces() -> io::Result<Vec<(i32, String)>> {
+fn interfaces() -> io::Result<Vec<(u32, String)>> {
     let mut socket = Socket::open()?;
     Ok(socket
         .dump(requests::get_links(), &mut |_| {})?
         .into_iter()
         .filter_map(|m| match m {
             RouteNetlinkMessage::NewLink(l) => l.attributes.iter().find_map(|a| match a {
-                LinkAttribute::IfName(n) => Some((l.header.index as i32, n.clone())),
+                LinkAttribute::IfName(n) => Some((l.header.index, n.clone())),
                 _ => None,
             }),
             _ => None,

@@ -10,8 +10,8 @@ use netlink_packet_route::link::{LinkAttribute, LinkFlags, State};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 
 use crate::net::Net;
-use crate::netlink::Socket;
 use crate::requests;
+use crate::sys::netlink::Socket;
 
 struct Interface {
     name: String,

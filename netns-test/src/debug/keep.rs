@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 
 use crate::net::Net;
-use crate::privilege::{Privilege, privilege};
+use crate::sys::privilege::{Privilege, privilege};
 
 /// Where `ip netns` keeps named namespaces.
 pub const PIN_DIR: &str = "/run/netns";

@@ -1,45 +1,100 @@
-//! Support for the code `#[netns_test]` generates. Not a public API: it may change in any release.
+//! A test's life: build its topology, run its body inside its node, report a failure with
+//! what the kernel holds, tear everything down. [`Test`] is what `#[netns_test]` expands to.
 
-use std::os::fd::OwnedFd;
-use std::sync::Arc;
-
-use crate::ErrorKind;
-use crate::capture::Capture;
-use crate::namespace;
+use crate::debug::capture::Capture;
+use crate::debug::{inspect, keep};
+use crate::error::ErrorKind;
 use crate::net::Net;
-use crate::{inspect, keep};
+use crate::node::Node;
+use crate::sys::namespace;
 
-/// What the attribute knows at compile time.
+/// A test as `#[netns_test]` runs it: its topology built in fresh namespaces, the body run on
+/// the calling thread inside one node, a failure reported with the topology as the kernel holds
+/// it (and the captures and kept nodes the environment asks for), everything torn down.
+///
+/// The attribute makes one of these for each test; use it directly in a custom harness
+/// (libtest-mimic, generated test tables) or a benchmark. Every constructor is `const`, so a
+/// `Test` can be a `static`.
+///
+/// ```no_run
+/// use netns_test::{Net, Test};
+///
+/// static PAIR: Test = Test::new("pair_talks", "a -- b").node("b");
+///
+/// PAIR.run(|net: &Net| {
+///     netns_test::assert_not_in_host_netns();
+///     assert_eq!(netns_test::current_netns_inode(), net.node("b").netns_inode());
+/// });
+/// ```
 #[derive(Debug, Clone, Copy)]
-pub struct TestSpec {
-    /// The test's full path, `module::name`.
-    pub name: &'static str,
-    /// The topology text (checked at compile time).
-    pub topology: &'static str,
-    /// The file the topology came from, if any, for messages.
-    pub source: Option<&'static str>,
-    /// The node the body runs in; `None`: the first node.
-    pub node: Option<&'static str>,
-    /// `Some(expected)` for a `#[should_panic]` test (`""` when it names no message).
-    pub should_panic: Option<&'static str>,
+pub struct Test<'a> {
+    name: &'a str,
+    topology: &'a str,
+    source: Option<&'a str>,
+    node: Option<&'a str>,
+    should_panic: Option<&'a str>,
 }
 
-/// What a test body returns, and what a skipped test returns instead.
-pub trait TestOutput {
+impl<'a> Test<'a> {
+    /// A test called `name` (its full path, as libtest names it, for messages and capture
+    /// folders) on the topology `topology`; the body runs in the first node named.
+    pub const fn new(name: &'a str, topology: &'a str) -> Test<'a> {
+        Test {
+            name,
+            topology,
+            source: None,
+            node: None,
+            should_panic: None,
+        }
+    }
+
+    /// The file the topology text came from, named in messages about it.
+    pub const fn source(mut self, file: &'a str) -> Test<'a> {
+        self.source = Some(file);
+        self
+    }
+
+    /// The node the body runs in.
+    pub const fn node(mut self, node: &'a str) -> Test<'a> {
+        self.node = Some(node);
+        self
+    }
+
+    /// The test is expected to panic with a message containing `expected` (`""` for any), as
+    /// with `#[should_panic]`: the failure report is printed when it does not.
+    pub const fn should_panic(mut self, expected: &'a str) -> Test<'a> {
+        self.should_panic = Some(expected);
+        self
+    }
+
+    /// Builds the topology, runs `body` on the calling thread inside the body's node, and moves
+    /// the thread back (where the kernel lets it: see the README's rootless section).
+    ///
+    /// # Panics
+    /// If the topology cannot be built (unless `NETNS_TEST_UNSUPPORTED=skip` and the environment
+    /// cannot make namespaces: then it returns [`Outcome::skipped`]), if the thread is not in the
+    /// node's namespace when the body would start, and with the body's own panic.
+    pub fn run<R: Outcome>(&self, body: impl FnOnce(&Net) -> R) -> R {
+        run(self, body)
+    }
+}
+
+/// What a test body returns: `()` or `Result<(), E>`.
+pub trait Outcome {
     /// The value of a test that passes without running.
     fn skipped() -> Self;
     /// True if this value fails the test.
     fn is_failure(&self) -> bool;
 }
 
-impl TestOutput for () {
+impl Outcome for () {
     fn skipped() {}
     fn is_failure(&self) -> bool {
         false
     }
 }
 
-impl<E> TestOutput for Result<(), E> {
+impl<E> Outcome for Result<(), E> {
     fn skipped() -> Self {
         Ok(())
     }
@@ -53,10 +108,7 @@ fn skip_unsupported() -> bool {
     std::env::var("NETNS_TEST_UNSUPPORTED").is_ok_and(|v| v == "skip")
 }
 
-/// Builds the topology, runs `body` on the calling thread inside the body's node, and moves the
-/// thread back. Panics (failing the test) if the topology cannot be built or the thread is not in
-/// the node's namespace when the body would start.
-pub fn run<R: TestOutput>(spec: &TestSpec, body: impl FnOnce(&Net) -> R) -> R {
+fn run<R: Outcome>(spec: &Test<'_>, body: impl FnOnce(&Net) -> R) -> R {
     let net = match Net::build_from(spec.topology, spec.source.map(str::to_string)) {
         Ok(net) => net,
         Err(e) if e.kind() == ErrorKind::Unsupported && skip_unsupported() => {
@@ -105,7 +157,7 @@ pub fn run<R: TestOutput>(spec: &TestSpec, body: impl FnOnce(&Net) -> R) -> R {
 
 /// Whether libtest will call this test failed: a panic it did not expect, an `Err`, or an
 /// expected panic that did not come (or came with another message).
-fn failed<R: TestOutput>(spec: &TestSpec, outcome: &std::thread::Result<R>) -> bool {
+fn failed<R: Outcome>(spec: &Test<'_>, outcome: &std::thread::Result<R>) -> bool {
     match (outcome, spec.should_panic) {
         (Ok(result), None) => result.is_failure(),
         (Ok(_), Some(_)) => true,
@@ -122,7 +174,7 @@ fn failed<R: TestOutput>(spec: &TestSpec, outcome: &std::thread::Result<R>) -> b
 }
 
 /// `NETNS_TEST_PCAP=DIR`: start capturing before the body sends anything.
-fn start_capture(net: &Net, spec: &TestSpec) -> Option<Capture> {
+fn start_capture(net: &Net, spec: &Test<'_>) -> Option<Capture> {
     let dir = std::env::var_os("NETNS_TEST_PCAP").filter(|d| !d.is_empty())?;
     match Capture::start(net, std::path::Path::new(&dir), spec.name) {
         Ok(capture) => Some(capture),
@@ -138,7 +190,7 @@ fn start_capture(net: &Net, spec: &TestSpec) -> Option<Capture> {
 
 /// What a failing test prints: the topology as the kernel holds it now, where its captures are,
 /// and (`NETNS_TEST_KEEP=1`) how to enter its kept nodes.
-fn report_failure(net: &Net, spec: &TestSpec, capture: Option<Capture>) {
+fn report_failure(net: &Net, spec: &Test<'_>, capture: Option<Capture>) {
     let mut report = format!(
         "netns-test: {} failed; its topology as the kernel holds it:\n{}",
         spec.name,
@@ -163,7 +215,7 @@ fn report_failure(net: &Net, spec: &TestSpec, capture: Option<Capture>) {
 }
 
 /// The node a body runs in: the one named, else the first of the topology.
-fn body_node<'n>(net: &'n Net, name: Option<&str>) -> &'n crate::Node {
+pub(super) fn body_node<'n>(net: &'n Net, name: Option<&str>) -> &'n Node {
     match name {
         Some(name) => net.node(name),
         None => net
@@ -171,55 +223,4 @@ fn body_node<'n>(net: &'n Net, name: Option<&str>) -> &'n crate::Node {
             .next()
             .expect("a topology has at least one node"),
     }
-}
-
-/// A tokio runtime whose every thread (workers and blocking pool) lives inside the namespace
-/// `ns`. Built from any thread: each new runtime thread moves itself into the node when it starts.
-pub fn runtime(
-    net: &Net,
-    node: Option<&str>,
-    multi_thread: bool,
-    workers: usize,
-) -> tokio::runtime::Runtime {
-    let node = body_node(net, node);
-    runtime_in(node.ns(), node.name(), multi_thread, workers).unwrap_or_else(|e| {
-        panic!(
-            "netns-test: cannot start a tokio runtime in node `{}`: {e}",
-            node.name()
-        )
-    })
-}
-
-pub(crate) fn runtime_in(
-    ns: &Arc<OwnedFd>,
-    name: &str,
-    multi_thread: bool,
-    workers: usize,
-) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = if multi_thread {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(workers.max(1));
-        b
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    };
-    let ns = ns.clone();
-    let node = name.to_string();
-    builder
-        .enable_all()
-        .thread_name(format!("netns-{name}"))
-        .on_thread_start(move || {
-            if let Err(e) = namespace::enter(&*ns) {
-                // A runtime thread outside its node would send from the wrong namespace.
-                eprintln!("netns-test: a runtime thread cannot enter node `{node}`: {e}");
-                std::process::abort();
-            }
-        })
-        .build()
-}
-
-/// How many transient kernel refusals this process has retried so far (namespace creation and
-/// netlink batches together). For tests of the retry policy.
-pub fn transient_retries() -> u64 {
-    crate::error::RETRIES.load(std::sync::atomic::Ordering::Relaxed)
 }

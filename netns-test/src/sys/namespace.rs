@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, setns, unshare};
 
-use crate::error::{Error, TRANSIENT_RETRIES, back_off, is_transient};
+use super::retry::retry_transient;
+use crate::error::Error;
 
 /// The calling thread's current network namespace.
 pub(crate) fn current() -> io::Result<OwnedFd> {
@@ -27,16 +28,25 @@ pub(crate) fn current_inode() -> io::Result<u64> {
     Ok(std::fs::metadata("/proc/thread-self/ns/net")?.ino())
 }
 
+/// The network namespace the process started in, as recorded before `main`.
+static START: OnceLock<u64> = OnceLock::new();
+
+/// Records the calling thread's namespace as the one the process started in: the host's, as far
+/// as this process can tell. Called by the constructor before `main`, before any thread moves.
+pub(crate) fn remember_start() {
+    let _ = START.set(current_inode().unwrap_or(0));
+}
+
 /// The inode of the host's network namespace: pid 1's, or where that cannot be read (no ptrace
 /// access to pid 1, as in a sandbox or a user namespace), the one this process started in,
-/// recorded before `main`.
+/// recorded before `main` ([`remember_start`]).
 pub fn host_inode() -> u64 {
     static HOST: OnceLock<u64> = OnceLock::new();
     *HOST.get_or_init(|| {
         std::fs::metadata("/proc/1/ns/net")
             .map(|m| m.ino())
             .ok()
-            .or_else(crate::privilege::start_netns)
+            .or_else(|| START.get().copied().filter(|&i| i != 0))
             .or_else(|| std::fs::metadata("/proc/self/ns/net").map(|m| m.ino()).ok())
             .unwrap_or(0)
     })
@@ -66,23 +76,6 @@ pub(crate) fn create_and_enter() -> Result<OwnedFd, (Errno, u32)> {
             retries,
         )
     })
-}
-
-/// Runs `op` until it succeeds or fails for good: a transient refusal is tried again, backing
-/// off from 1 ms, at most `TRANSIENT_RETRIES` times. Returns how many retries it took,
-/// or the last errno and that count.
-fn retry_transient(mut op: impl FnMut() -> Result<(), Errno>) -> Result<u32, (Errno, u32)> {
-    let mut attempt = 0;
-    loop {
-        match op() {
-            Ok(()) => return Ok(attempt),
-            Err(e) if is_transient(e) && attempt < TRANSIENT_RETRIES => {
-                back_off(attempt);
-                attempt += 1;
-            }
-            Err(e) => return Err((e, attempt)),
-        }
-    }
 }
 
 /// Refuses to go on unless the namespace with inode `new` is neither the one the thread came
@@ -123,27 +116,5 @@ impl Entered {
 impl Drop for Entered {
     fn drop(&mut self) {
         let _ = enter(&self.back);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transient_refusals_are_retried_with_a_bound_and_counted() {
-        let mut left = [Errno::EAGAIN, Errno::ENOMEM, Errno::EBUSY].into_iter();
-        assert_eq!(retry_transient(|| left.next().map_or(Ok(()), Err)), Ok(3));
-        assert_eq!(
-            retry_transient(|| Err(Errno::EPERM)),
-            Err((Errno::EPERM, 0))
-        );
-        let mut calls = 0;
-        let result = retry_transient(|| {
-            calls += 1;
-            Err(Errno::EAGAIN)
-        });
-        assert_eq!(result, Err((Errno::EAGAIN, TRANSIENT_RETRIES)));
-        assert_eq!(calls, TRANSIENT_RETRIES + 1);
     }
 }

@@ -42,7 +42,6 @@ pub(crate) enum Privilege {
 }
 
 static PRIVILEGE: OnceLock<Privilege> = OnceLock::new();
-static HOST_NETNS: OnceLock<u64> = OnceLock::new();
 
 /// The constructor's entry in `.init_array`. Referenced from [`privilege`] so the linker keeps it
 /// in every binary that can build a topology.
@@ -51,8 +50,8 @@ static HOST_NETNS: OnceLock<u64> = OnceLock::new();
 static BEFORE_MAIN: extern "C" fn() = before_main;
 
 extern "C" fn before_main() {
-    // The namespace the process started in: the host's, as far as this process can tell.
-    let _ = HOST_NETNS.set(crate::namespace::current_inode().unwrap_or(0));
+    // Before anything can move a thread: the namespace the process started in.
+    super::namespace::remember_start();
     let _ = PRIVILEGE.set(choose());
 }
 
@@ -61,11 +60,6 @@ extern "C" fn before_main() {
 pub(crate) fn privilege() -> &'static Privilege {
     std::hint::black_box(&BEFORE_MAIN);
     PRIVILEGE.get_or_init(choose)
-}
-
-/// The inode of the network namespace the process started in.
-pub(crate) fn start_netns() -> Option<u64> {
-    HOST_NETNS.get().copied().filter(|&i| i != 0)
 }
 
 fn choose() -> Privilege {

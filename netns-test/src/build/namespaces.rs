@@ -1,0 +1,218 @@
+//! The build's namespaces: one per node, made on up to one thread per core, each with IPv6
+//! duplicate address detection off and a netlink socket inside, handed over as they appear.
+
+use std::os::fd::OwnedFd;
+use std::sync::Once;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc;
+
+use netns_test_topology::Node;
+use nix::errno::Errno;
+
+use crate::error::Error;
+use crate::sys::netlink::Socket;
+use crate::sys::privilege::{self, Privilege};
+use crate::sys::{namespace, sysctl};
+
+/// Nodes per thread above which namespaces are made on several threads at once (one per core at
+/// most). Creating a namespace is mostly kernel work that two threads overlap well (the
+/// benchmark's floor rows show it); below this, a thread start buys nothing.
+const NODES_PER_THREAD: usize = 4;
+
+/// Creates one namespace per node (each with IPv6 duplicate address detection off and a netlink
+/// socket inside). With several creating threads, `arrived` is called on this thread each time
+/// new namespaces have appeared in their slots, so work that needs only those can start while
+/// the rest are still being made. Returns them all, in node order.
+pub(super) fn create_namespaces(
+    nodes: &[Node],
+    host: u64,
+    home: u64,
+    mut arrived: impl FnMut(&mut [Option<Fresh>]) -> Result<(), Error>,
+) -> Result<Vec<Option<Fresh>>, Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = nodes.len().div_ceil(NODES_PER_THREAD).clamp(1, cores);
+    let mut slots: Vec<Option<Fresh>> = nodes.iter().map(|_| None).collect();
+    let all_dad = AtomicU8::new(DAD_UNKNOWN);
+    if threads == 1 {
+        for (i, node) in nodes.iter().enumerate() {
+            slots[i] = Some(create_one(node, i, host, home, &all_dad)?);
+        }
+    } else {
+        // Thread t makes nodes t, t + threads, ...: namespaces appear roughly in node order, so
+        // the steps between early nodes can go out early.
+        let stop = AtomicBool::new(false);
+        let (tx, rx) = mpsc::channel::<(usize, Result<Fresh, Error>)>();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (tx, stop, all_dad) = (tx.clone(), &stop, &all_dad);
+                    scope.spawn(move || {
+                        // A namespace is handed over only once this thread has made the next
+                        // one from inside it: with net.core.devconf_inherit_init_net=3 a new
+                        // namespace copies the settings of the one it is made from, and the
+                        // build thread writes settings into the namespaces handed to it.
+                        let mut made: Option<(usize, Fresh)> = None;
+                        for i in (t..nodes.len()).step_by(threads) {
+                            if stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            let fresh = create_one(&nodes[i], i, host, home, all_dad);
+                            if let Some((j, previous)) = made.take()
+                                && tx.send((j, Ok(previous))).is_err()
+                            {
+                                return;
+                            }
+                            match fresh {
+                                Ok(fresh) => made = Some((i, fresh)),
+                                Err(e) => {
+                                    let _ = tx.send((i, Err(e)));
+                                    return;
+                                }
+                            }
+                        }
+                        if let Some((i, fresh)) = made {
+                            let _ = tx.send((i, Ok(fresh)));
+                        }
+                    })
+                })
+                .collect();
+            drop(tx);
+            let mut outcome = Ok(());
+            while let Ok(first) = rx.recv() {
+                // Everything that arrived meanwhile goes into one round of `arrived`.
+                for (i, fresh) in std::iter::once(first).chain(rx.try_iter()) {
+                    match fresh {
+                        Ok(fresh) => slots[i] = Some(fresh),
+                        Err(e) if outcome.is_ok() => outcome = Err(e),
+                        Err(_) => {}
+                    }
+                }
+                if outcome.is_ok() {
+                    outcome = arrived(&mut slots);
+                }
+                if outcome.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            }
+            for worker in workers {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            }
+            outcome
+        })?;
+    }
+    Ok(slots)
+}
+
+/// A node's new namespace, its inode, its netlink socket, and whether it came with forwarding on.
+pub(super) struct Fresh {
+    /// The descriptor that keeps the namespace alive.
+    pub ns: OwnedFd,
+    /// Its inode.
+    pub inode: u64,
+    /// A netlink socket inside it.
+    pub socket: Socket,
+    /// Whether it came with forwarding on (read in the first node only).
+    pub inherited_forwarding: bool,
+}
+
+const ALL_DAD: &str = "net.ipv6.conf.all.accept_dad";
+const DAD_UNKNOWN: u8 = 0;
+const DAD_ON: u8 = 1;
+const DAD_OFF: u8 = 2;
+
+/// Creates the namespace of `node` (number `index`) on the calling thread, which stays in it.
+/// `all_dad` says what the build's first namespace showed of `all.accept_dad` (`DAD_UNKNOWN`
+/// until then).
+fn create_one(
+    node: &Node,
+    index: usize,
+    host: u64,
+    home: u64,
+    all_dad: &AtomicU8,
+) -> Result<Fresh, Error> {
+    let fd = namespace::create_and_enter().map_err(|(errno, retries)| {
+        let error = namespace_error(errno, &node.name);
+        if retries > 0 {
+            error.with_hint(format!(
+                "the kernel kept refusing after {retries} retries over about 0.25 s; run fewer \
+                 tests at once (`--test-threads`)"
+            ))
+        } else {
+            error
+        }
+    })?;
+    let inode = namespace::inode(&fd).map_err(|e| Error::io("reading a new namespace", e))?;
+    namespace::ensure_new(inode, home, host).map_err(|e| e.on_node(&node.name))?;
+    // Before any interface exists, so every interface inherits it. A node with no interface
+    // has only `lo`, which never runs duplicate address detection. An interface runs it if
+    // `all` or `default` asks; `all` is off in a new namespace unless inherited from the host
+    // (net.core.devconf_inherit_init_net). Each write costs a good share of making the
+    // namespace, so `all` is written only while the first namespace has not shown it off.
+    if !node.interfaces.is_empty() {
+        if index == 0 {
+            let on = sysctl::is_on(ALL_DAD);
+            all_dad.store(if on { DAD_ON } else { DAD_OFF }, Ordering::Relaxed);
+        }
+        let mut keys = vec!["net.ipv6.conf.default.accept_dad"];
+        if all_dad.load(Ordering::Relaxed) != DAD_OFF {
+            keys.push(ALL_DAD);
+        }
+        for key in keys {
+            sysctl::write(key, "0", true).map_err(|e| e.on_node(&node.name))?;
+        }
+    }
+    // New namespaces may inherit forwarding (net.core.devconf_inherit_init_net), all in the
+    // same way: the first tells, and forwarding is reset where the topology did not ask for it.
+    let inherited = index == 0
+        && ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]
+            .iter()
+            .any(|k| sysctl::is_on(k));
+    let socket =
+        Socket::open().map_err(|e| Error::io("opening a netlink socket", e).on_node(&node.name))?;
+    Ok(Fresh {
+        ns: fd,
+        inode,
+        socket,
+        inherited_forwarding: inherited,
+    })
+}
+
+/// Why a namespace could not be made, and what to do.
+fn namespace_error(errno: Errno, node: &str) -> Error {
+    let operation = format!("node `{node}`: creating a network namespace");
+    match (errno, privilege::privilege()) {
+        (Errno::EPERM | Errno::EACCES, Privilege::Root) => Error::unsupported(
+            operation,
+            Some(errno),
+            "this process lacks CAP_SYS_ADMIN and NET_ADMIN, and NETNS_TEST_MODE=root forbids a \
+             user namespace: unset NETNS_TEST_MODE (or set it to auto or userns) to run \
+             rootless, run the tests as root, or in a container add `--cap-add SYS_ADMIN \
+             --cap-add NET_ADMIN`"
+                .into(),
+        ),
+        (Errno::EPERM | Errno::EACCES, Privilege::UserNamespace { .. }) => {
+            let reason = match privilege::unsupported_after_userns(errno) {
+                Privilege::Unsupported { reason, .. } => reason,
+                _ => String::new(),
+            };
+            Error::unsupported(operation, Some(errno), reason)
+        }
+        _ => Error::kernel("creating the node's network namespace", errno, None).on_node(node),
+    }
+}
+
+/// Namespaces are held by fds: a 500-node topology needs 500. Raise the soft limit to the hard
+/// one once per process, as Go's runtime does.
+pub(super) fn raise_open_file_limit() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            if soft < hard {
+                let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+            }
+        }
+    });
+}

@@ -1,0 +1,191 @@
+//! The runtime handle of one node: [`Node`], to run code, tasks and processes inside it.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::command;
+use crate::sys::namespace::{self, Entered};
+
+/// One node of a [`Net`]: a network namespace of its own.
+pub struct Node {
+    name: String,
+    ips: Vec<IpAddr>,
+    ns: Arc<OwnedFd>,
+    inode: u64,
+    runtime: OnceLock<tokio::runtime::Runtime>,
+    /// Shared by the net's nodes: whether any started a process, to be killed at teardown.
+    commands: Arc<AtomicBool>,
+}
+
+impl Node {
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The node's first IPv4 address in declaration order, or else its first IPv6 address.
+    ///
+    /// # Panics
+    /// If the node has no address at all (a switch without one, or a node with no links).
+    pub fn ip(&self) -> IpAddr {
+        self.ips
+            .iter()
+            .find(|ip| ip.is_ipv4())
+            .or_else(|| self.ips.first())
+            .copied()
+            .unwrap_or_else(|| panic!("netns-test: node `{}` has no address", self.name))
+    }
+
+    /// Every address of the node, in declaration order.
+    pub fn ips(&self) -> Vec<IpAddr> {
+        self.ips.clone()
+    }
+
+    /// Runs `f` on a new thread inside this node and returns what it returns. A panic in `f`
+    /// is resumed in the caller.
+    pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        std::thread::scope(|scope| {
+            let handle = scope.spawn(|| {
+                namespace::enter(&*self.ns).unwrap_or_else(|e| {
+                    panic!("netns-test: cannot enter node `{}`: {e}", self.name)
+                });
+                f()
+            });
+            match handle.join() {
+                Ok(r) => r,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+
+    /// Spawns `fut` on a tokio runtime whose threads all live inside this node. The runtime is
+    /// made on first use and shut down when the [`Net`] is dropped.
+    pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime().spawn(fut)
+    }
+
+    /// A node as built: its name, addresses, namespace and the net's process flag.
+    pub(crate) fn new(
+        name: String,
+        ips: Vec<IpAddr>,
+        ns: OwnedFd,
+        inode: u64,
+        commands: Arc<AtomicBool>,
+    ) -> Node {
+        Node {
+            name,
+            ips,
+            ns: Arc::new(ns),
+            inode,
+            runtime: OnceLock::new(),
+            commands,
+        }
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.get_or_init(|| {
+            self.runtime_with(true, 1).unwrap_or_else(|e| {
+                panic!(
+                    "netns-test: cannot start a runtime in node `{}`: {e}",
+                    self.name
+                )
+            })
+        })
+    }
+
+    /// A [`std::process::Command`] whose process runs inside this node: it sees the node's
+    /// interfaces in `/proc/net` and `/sys/class/net`, and is killed when the [`Net`] is dropped.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
+        self.commands.store(true, Ordering::Relaxed);
+        command::command(self.ns.clone(), program.as_ref())
+    }
+
+    /// A path naming this node's namespace while the [`Net`] lives, for `nsenter --net=PATH`
+    /// or `ip netns exec`-like tools.
+    pub fn netns_path(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            self.ns.as_raw_fd()
+        ))
+    }
+
+    /// Moves the calling thread into this node until the guard drops (see [`Entered`]).
+    pub(crate) fn enter(&self) -> std::io::Result<Entered> {
+        Entered::new(&self.ns)
+    }
+
+    /// The inode of this node's network namespace, as `stat -L /proc/thread-self/ns/net` shows
+    /// it from a thread inside the node (compare with [`crate::current_netns_inode`]).
+    pub fn netns_inode(&self) -> u64 {
+        self.inode
+    }
+
+    pub(crate) fn ns(&self) -> &Arc<OwnedFd> {
+        &self.ns
+    }
+
+    /// A new tokio runtime whose every thread (workers and blocking pool) lives inside this
+    /// node: each moves itself in when it starts, and aborts the process if it cannot (a thread
+    /// outside its node would send from the wrong namespace).
+    pub(crate) fn runtime_with(
+        &self,
+        multi_thread: bool,
+        workers: usize,
+    ) -> std::io::Result<tokio::runtime::Runtime> {
+        let mut builder = if multi_thread {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(workers.max(1));
+            b
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let ns = self.ns.clone();
+        let node = self.name.clone();
+        builder
+            .enable_all()
+            .thread_name(format!("netns-{}", self.name))
+            .on_thread_start(move || {
+                if let Err(e) = namespace::enter(&*ns) {
+                    eprintln!("netns-test: a runtime thread cannot enter node `{node}`: {e}");
+                    std::process::abort();
+                }
+            })
+            .build()
+    }
+
+    /// Whether a process was started in any node of the net.
+    pub(crate) fn started_processes(&self) -> bool {
+        self.commands.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            // A runtime cannot be dropped from async code; a plain thread can always wait for it.
+            std::thread::spawn(move || runtime.shutdown_timeout(Duration::from_secs(5)))
+                .join()
+                .ok();
+        }
+    }
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .field("ips", &self.ips)
+            .finish()
+    }
+}
