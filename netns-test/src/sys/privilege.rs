@@ -7,12 +7,11 @@
 //! `NETNS_TEST_MODE=userns` asks for it, the whole test process enters a new user namespace in
 //! which it is root, mapped to the real uid. Every namespace a test then creates lives under it.
 //!
-//! Why not a process per test? Starting a test binary costs 1.6 to 1.9 ms here (200 starts of
-//! `BINARY --list`, median per start), a cost every rootless test would pay, and the child's
-//! output, panics and `#[should_panic]` would have to be re-plumbed into libtest. Entering the user
-//! namespace in the constructor is lost in the noise of that same measurement (under 0.2 ms), is
-//! paid once per process, and leaves libtest untouched: a rootless test runs exactly like a root
-//! one. `cargo nextest run`, which starts a process per test, runs the constructor in each.
+//! Why not a process per test? Starting a test binary costs more than the whole harness adds to
+//! a test (the README's performance section has both figures), a cost every rootless test would
+//! pay, and the child's output, panics and `#[should_panic]` would have to be re-plumbed into
+//! libtest. Entering the user namespace in the constructor is paid once per process and leaves
+//! libtest untouched: a rootless test runs exactly like a root one. `cargo nextest run`, which starts a process per test, runs the constructor in each.
 //!
 //! One consequence: a thread of a user namespace may enter the test's namespaces but never return
 //! to the host's (that needs CAP_SYS_ADMIN over the host's namespace). So topologies are built on

@@ -1,21 +1,11 @@
-//! The rtnetlink requests the builder sends, as netlink-packet-route messages.
+//! Links: veth pairs, bridges, and their state.
 
-use std::net::IpAddr;
 use std::os::fd::RawFd;
 
-use netlink_packet_core::DefaultNla;
-use netlink_packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
-};
+use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
 };
-use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
-};
-use netlink_packet_route::tc::{TcAttribute, TcHandle, TcMessage};
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use netns_test_topology::Cidr;
 
 fn link(index: u32, up: bool, attributes: Vec<LinkAttribute>) -> LinkMessage {
     let mut m = LinkMessage::default();
@@ -116,88 +106,6 @@ pub(crate) fn set_max_segments(index: u32, segments: u32) -> RouteNetlinkMessage
 /// The kernel's default for [`set_max_segments`] (GSO_MAX_SEGS).
 pub(crate) const DEFAULT_MAX_SEGMENTS: u32 = 65_535;
 
-/// A root queue that holds nothing: `pfifo` with a limit of 0 drops every packet sent out of
-/// the link, and nothing else about the link changes (addresses, routes and carrier stay).
-pub(crate) fn drop_everything(index: u32) -> RouteNetlinkMessage {
-    const TCA_OPTIONS: u16 = 2;
-    let mut m = TcMessage::default();
-    m.header.index = index as i32;
-    m.header.parent = TcHandle::ROOT;
-    m.attributes = vec![
-        TcAttribute::Kind("pfifo".into()),
-        // struct tc_fifo_qopt { __u32 limit; }
-        TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, 0u32.to_ne_bytes().to_vec())),
-    ];
-    RouteNetlinkMessage::NewQueueDiscipline(m)
-}
-
-/// Removes the root queue, which restores the link's default (none, for a veth).
-pub(crate) fn delete_root_queue(index: u32) -> RouteNetlinkMessage {
-    let mut m = TcMessage::default();
-    m.header.index = index as i32;
-    m.header.parent = TcHandle::ROOT;
-    RouteNetlinkMessage::DelQueueDiscipline(m)
-}
-
-fn family(ip: IpAddr) -> AddressFamily {
-    if ip.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
-    }
-}
-
-/// An address, usable at once: IPv6 skips duplicate address detection.
-pub(crate) fn new_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
-    let mut m = AddressMessage::default();
-    m.header.family = family(cidr.addr);
-    m.header.prefix_len = cidr.prefix;
-    m.header.index = index;
-    m.attributes.push(AddressAttribute::Address(cidr.addr));
-    if cidr.is_ipv4() {
-        m.attributes.push(AddressAttribute::Local(cidr.addr));
-    } else {
-        m.header.flags = AddressHeaderFlags::Nodad;
-        m.attributes
-            .push(AddressAttribute::Flags(AddressFlags::Nodad));
-    }
-    RouteNetlinkMessage::NewAddress(m)
-}
-
-fn route_address(ip: IpAddr) -> RouteAddress {
-    match ip {
-        IpAddr::V4(a) => RouteAddress::Inet(a),
-        IpAddr::V6(a) => RouteAddress::Inet6(a),
-    }
-}
-
-/// A static route in the main table, via a gateway or on-link out of `oif`.
-pub(crate) fn new_route(
-    dest: Cidr,
-    gateway: Option<IpAddr>,
-    oif: Option<u32>,
-) -> RouteNetlinkMessage {
-    let mut m = RouteMessage::default();
-    m.header.address_family = family(dest.addr);
-    m.header.destination_prefix_length = dest.prefix;
-    m.header.table = RouteHeader::RT_TABLE_MAIN;
-    m.header.protocol = RouteProtocol::Static;
-    m.header.kind = RouteType::Unicast;
-    m.header.scope = if gateway.is_some() {
-        RouteScope::Universe
-    } else {
-        RouteScope::Link
-    };
-    if dest.prefix > 0 {
-        m.attributes
-            .push(RouteAttribute::Destination(route_address(dest.addr)));
-    }
-    m.attributes
-        .extend(gateway.map(|g| RouteAttribute::Gateway(route_address(g))));
-    m.attributes.extend(oif.map(RouteAttribute::Oif));
-    RouteNetlinkMessage::NewRoute(m)
-}
-
 /// Reads one link (which also makes the kernel apply its pending carrier change).
 pub(crate) fn get_link(index: u32) -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetLink(link(index, false, Vec::new()))
@@ -210,20 +118,4 @@ pub(crate) fn get_links() -> RouteNetlinkMessage {
     m.attributes
         .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
     RouteNetlinkMessage::GetLink(m)
-}
-
-/// Dumps every address of the namespace.
-pub(crate) fn get_addresses() -> RouteNetlinkMessage {
-    RouteNetlinkMessage::GetAddress(AddressMessage::default())
-}
-
-/// Dumps the routes of one family, every table.
-pub(crate) fn get_routes(ipv6: bool) -> RouteNetlinkMessage {
-    let mut m = RouteMessage::default();
-    m.header.address_family = if ipv6 {
-        AddressFamily::Inet6
-    } else {
-        AddressFamily::Inet
-    };
-    RouteNetlinkMessage::GetRoute(m)
 }
