@@ -20,6 +20,9 @@
 //!        DUR: 500us, 20ms, 1s   PCT: 1%, 0.5%   RATE: 500kbit, 10mbit, 1gbit
 //! route  NODE DEST via GATEWAY           DEST = CIDR | default
 //! route  NODE DEST dev IFACE
+//! nat    NODE [IFACE] [TYPE] [hairpin] [timeout=DUR]
+//!        TYPE = full-cone | address-restricted | port-restricted | symmetric
+//! firewall NODE [in IFACE] RULE...       RULE = block-inbound | drop|reject|allow PROTO[/PORTS]...
 //! ```
 
 #![warn(missing_docs)]
@@ -28,12 +31,14 @@ mod cidr;
 mod conditions;
 mod error;
 mod lex;
+mod middlebox;
 mod model;
 mod resolve;
 mod syntax;
 
 pub use cidr::{Cidr, CidrError};
 pub use error::TopologyError;
+pub use middlebox::{Firewall, Match, Nat, NatKind, Protocol, Rule};
 pub use model::{
     Interface, InterfaceKind, Link, LinkConditions, LinkEnd, Node, Route, RouteVia, Topology,
 };
@@ -53,6 +58,9 @@ pub const MAX_TEXT_BYTES: usize = 1 << 20;
 
 /// The most nodes a topology may have (each is a network namespace).
 pub const MAX_NODES: usize = 4096;
+
+/// The most firewall rules one node may have: each is an nf_tables rule sent in the node's batch.
+pub const MAX_RULES: usize = 1024;
 
 /// The longest `delay=` or `jitter=` accepted, in nanoseconds (an hour).
 pub const MAX_DELAY_NS: u64 = 3_600 * 1_000_000_000;
@@ -81,3 +89,6 @@ pub fn parse(text: &str) -> Result<Topology, TopologyError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod middlebox_tests;

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use crate::Cidr;
+use crate::middlebox::{Firewall, Nat};
 
 /// A validated topology. Nodes are in order of first appearance in the text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,10 @@ pub struct Node {
     pub interfaces: Vec<Interface>,
     /// Static routes, in order of appearance.
     pub routes: Vec<Route>,
+    /// `nat NODE ...`: the node's NAT, if it is one.
+    pub nat: Option<Nat>,
+    /// `firewall NODE ...` statements, in order.
+    pub firewalls: Vec<Firewall>,
 }
 
 impl Node {

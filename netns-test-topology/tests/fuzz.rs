@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use netns_test_topology::{InterfaceKind, MAX_DELAY_NS, MAX_NODES, Topology, parse};
+use netns_test_topology::{
+    InterfaceKind, MAX_DELAY_NS, MAX_NODES, Protocol, Rule, Topology, parse,
+};
 use proptest::prelude::*;
 
 /// What must hold of every topology `parse` accepts.
@@ -32,8 +34,9 @@ fn check(text: &str) {
 
 fn consistent(t: &Topology) {
     assert!(!t.nodes().is_empty() && t.nodes().len() <= MAX_NODES);
-    let mut addresses = HashSet::new();
     for node in t.nodes() {
+        // An address may repeat in separate networks, never on one node.
+        let mut addresses = HashSet::new();
         let mut names = HashSet::new();
         for iface in &node.interfaces {
             assert!(
@@ -59,6 +62,23 @@ fn consistent(t: &Topology) {
                 key.starts_with("net.") && !key.contains('/') && !key.contains(".."),
                 "{key}"
             );
+        }
+    }
+    for node in t.nodes() {
+        if let Some(nat) = node.nat {
+            assert!(!node.is_switch && node.forward, "{}", node.name);
+            let outside = &node.interfaces[nat.outside];
+            assert!(outside.addresses.iter().any(|c| c.addr == nat.address));
+        }
+        for firewall in &node.firewalls {
+            assert!(!node.is_switch && !firewall.rules.is_empty());
+            assert!(firewall.iface.is_none_or(|i| i < node.interfaces.len()));
+            for rule in &firewall.rules {
+                if let Rule::Drop(m) | Rule::Reject(m) | Rule::Allow(m) = rule {
+                    assert!(m.ports.is_none_or(|(a, b)| 1 <= a && a <= b), "{rule}");
+                    assert!(m.protocol != Protocol::Icmp || m.ports.is_none(), "{rule}");
+                }
+            }
         }
     }
     for link in t.links() {
@@ -137,6 +157,29 @@ const WORDS: &[&str] = &[
     "a:",
     ":x",
     "x/y",
+    "nat",
+    "firewall",
+    "in",
+    "full-cone",
+    "address-restricted",
+    "port-restricted",
+    "symmetric",
+    "hairpin",
+    "timeout=1s",
+    "timeout=0s",
+    "timeout=1.5s",
+    "block-inbound",
+    "drop",
+    "reject",
+    "allow",
+    "tcp",
+    "udp/53",
+    "tcp/1-65535",
+    "udp/0",
+    "udp/70000",
+    "tcp/5-1",
+    "icmp/3",
+    "icmp",
 ];
 
 fn word_soup() -> impl Strategy<Value = String> {
@@ -166,6 +209,19 @@ proptest! {
         condition in "((delay|jitter)=-?[0-9.]{0,25}(ns|us|µs|ms|s|min)?|loss=-?[0-9.]{0,12}%?|rate=[0-9.]{0,16}(bit|kbit|Mbit|gbit|kbps)?|seed=-?[0-9]{0,22})?",
     ) {
         check(&format!("{a} 203.0.113.{octet}/{prefix} -- {b} {option} {condition}"));
+    }
+
+    #[test]
+    fn any_middlebox_line_parses_or_is_refused(
+        iface in "(eth0|eth1|wan|symmetric|hairpin|in)?",
+        kind in "(full-cone|address-restricted|port-restricted|symmetric|cone)?",
+        extra in "(hairpin|timeout=[0-9.]{0,8}(ms|s|h)?)?",
+        rules in prop::collection::vec("(block-inbound|drop|reject|allow|deny) (tcp|udp|icmp|sctp)(/[0-9]{0,6}(-[0-9]{0,6})?)?", 0..4),
+    ) {
+        let base = "a 203.0.113.1/24 -- r 203.0.113.2/24\nr:wan 198.51.100.1/24 -- b 198.51.100.2/24\n";
+        check(&format!("{base}nat r {iface} {kind} {extra}"));
+        check(&format!("{base}firewall r {}", rules.join(" ")));
+        check(&format!("{base}firewall r in {iface} {}", rules.join(" ")));
     }
 }
 

@@ -10,24 +10,41 @@ use crate::syntax::{Spanned, Statement};
 use crate::{AUTO_BLOCK, Cidr};
 
 impl Resolver<'_> {
-    /// Claims every address written in the text, in order; refuses an address on a switch port.
+    /// Claims every address written in the text, in order: an address may repeat in separate
+    /// networks (that is what namespaces are for), never on one segment or one node. Refuses an
+    /// address on a switch port.
     pub(super) fn claim_addresses(&mut self) -> Result<(), TopologyError> {
-        for statement in self.statements {
+        let segments = SwitchSegments::new(self);
+        for (k, statement) in self.statements.iter().enumerate() {
             match statement {
-                Statement::Switch { cidrs, .. } => {
-                    cidrs.iter().try_for_each(|c| self.addresses.claim(c))?
+                Statement::Switch { name, cidrs } => {
+                    let n = self.nodes.index(&name.value);
+                    let segment = Segment::Switch(segments.root(n));
+                    cidrs
+                        .iter()
+                        .try_for_each(|c| self.addresses.claim(c, n, segment))?
                 }
                 Statement::Link { ends, .. } => {
-                    for end in ends {
-                        let node = &self.nodes.nodes[self.nodes.index(&end.node.value)];
+                    let [l, r] = ends.each_ref().map(|e| self.nodes.index(&e.node.value));
+                    for (side, end) in ends.iter().enumerate() {
+                        let (n, other) = if side == 0 { (l, r) } else { (r, l) };
+                        let node = &self.nodes.nodes[n];
                         if let (true, Some(c)) = (node.is_switch, end.cidrs.first()) {
                             return Err(c.error(format!(
-                            "address `{}` on a port of switch `{}`: a switch port has no address; \
-                             put it on the switch itself (`switch {} {}`) or on the host end",
-                            c.text, node.name, node.name, c.value
-                        )));
+                                "address `{}` on a port of switch `{}`: a switch port has no \
+                                 address; put it on the switch itself (`switch {} {}`) or on the \
+                                 host end",
+                                c.text, node.name, node.name, c.value
+                            )));
                         }
-                        end.cidrs.iter().try_for_each(|c| self.addresses.claim(c))?;
+                        let segment = if self.nodes.nodes[other].is_switch {
+                            Segment::Switch(segments.root(other))
+                        } else {
+                            Segment::Link(k)
+                        };
+                        end.cidrs
+                            .iter()
+                            .try_for_each(|c| self.addresses.claim(c, n, segment))?;
                     }
                 }
                 _ => {}
@@ -37,21 +54,82 @@ impl Resolver<'_> {
     }
 }
 
-/// Addresses written in the text, to refuse duplicates and keep auto-addressing clear of them.
+/// One Ethernet segment: the two ends of a plain link (by statement), or a switch with every
+/// switch linked to it (by the first of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Segment {
+    Link(usize),
+    Switch(usize),
+}
+
+/// Switches joined by links, as one segment each (union-find over node indexes).
+struct SwitchSegments {
+    parent: Vec<usize>,
+}
+
+impl SwitchSegments {
+    fn new(r: &Resolver<'_>) -> SwitchSegments {
+        let mut parent: Vec<usize> = (0..r.nodes.nodes.len()).collect();
+        fn find(parent: &mut [usize], mut i: usize) -> usize {
+            while parent[i] != i {
+                parent[i] = parent[parent[i]];
+                i = parent[i];
+            }
+            i
+        }
+        for statement in r.statements {
+            if let Statement::Link { ends, .. } = statement {
+                let [a, b] = ends.each_ref().map(|e| r.nodes.index(&e.node.value));
+                if r.nodes.nodes[a].is_switch && r.nodes.nodes[b].is_switch {
+                    let (x, y) = (find(&mut parent, a), find(&mut parent, b));
+                    parent[x.max(y)] = x.min(y);
+                }
+            }
+        }
+        for i in 0..parent.len() {
+            parent[i] = find(&mut parent, i);
+        }
+        SwitchSegments { parent }
+    }
+
+    fn root(&self, switch: usize) -> usize {
+        self.parent[switch]
+    }
+}
+
+/// Addresses written in the text, to refuse conflicts and keep auto-addressing clear of them.
 #[derive(Default)]
 pub(super) struct Addresses {
+    /// Every address written or handed out, anywhere: auto-addressing never reuses one.
     pub used: HashMap<IpAddr, Pos>,
+    /// The subnets written, which auto-addressing keeps clear of.
     pub subnets: Vec<Cidr>,
+    /// Where each address is taken: per segment and per node.
+    on_segment: HashMap<(Segment, IpAddr), Pos>,
+    on_node: HashMap<(usize, IpAddr), Pos>,
 }
 
 impl Addresses {
-    pub fn claim(&mut self, cidr: &Spanned<Cidr>) -> Result<(), TopologyError> {
-        if let Some(first) = self.used.insert(cidr.value.addr, cidr.pos) {
+    /// Takes `cidr` for node `node` on `segment`, refusing it if either holds it already.
+    fn claim(
+        &mut self,
+        cidr: &Spanned<Cidr>,
+        node: usize,
+        segment: Segment,
+    ) -> Result<(), TopologyError> {
+        let addr = cidr.value.addr;
+        let first = self
+            .on_segment
+            .insert((segment, addr), cidr.pos)
+            .or(self.on_node.insert((node, addr), cidr.pos));
+        if let Some(first) = first {
             return Err(cidr.error(format!(
                 "address `{}` is used twice: {} is already taken (at line {}, column {})",
-                cidr.text, cidr.value.addr, first.line, first.column
+                cidr.text, addr, first.line, first.column
             )));
         }
+        self.on_node.insert((node, addr), cidr.pos);
+        self.used.entry(addr).or_insert(cidr.pos);
         self.subnets.push(cidr.value);
         Ok(())
     }

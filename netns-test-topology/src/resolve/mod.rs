@@ -1,10 +1,12 @@
 //! Cross-statement resolution, as named passes over the parsed statements, in order: nodes,
-//! addresses, interface names, links (with auto-addressing and switch hosts), routes. Each pass
+//! addresses, interface names, links (with auto-addressing and switch hosts), routes, and
+//! middleboxes (NATs and firewalls). Each pass
 //! refuses what it is the first to see wrong.
 
 mod addresses;
 mod interfaces;
 mod links;
+mod middlebox;
 mod nodes;
 mod routes;
 
@@ -44,6 +46,7 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
     r.name_interfaces()?;
     r.make_links()?;
     r.add_routes()?;
+    r.add_middleboxes()?;
     Ok(Topology {
         nodes: r.nodes.into_nodes(),
         links: r.links,

@@ -38,6 +38,8 @@ impl Nodes {
             sysctls: Vec::new(),
             interfaces: Vec::new(),
             routes: Vec::new(),
+            nat: None,
+            firewalls: Vec::new(),
         });
         self.index.insert(name.to_string(), self.nodes.len() - 1);
         Ok(self.nodes.len() - 1)
@@ -99,7 +101,7 @@ impl Resolver<'_> {
                         b.node(&end.node)?;
                     }
                 }
-                Statement::Route { .. } => {}
+                Statement::Route { .. } | Statement::Nat { .. } | Statement::Firewall { .. } => {}
             }
         }
         Ok(())

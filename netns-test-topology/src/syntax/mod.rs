@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 mod link;
+mod middlebox;
 mod names;
 mod node;
 mod route;
@@ -12,11 +13,13 @@ use crate::cidr::Cidr;
 use crate::error::{Pos, TopologyError};
 use crate::lex::{self, Token};
 use link::link;
+use middlebox::{firewall, nat};
 use node::{node, switch};
 use route::route;
 
 const KEYWORDS: &[&str] = &[
-    "node", "switch", "link", "route", "forward", "sysctl", "via", "dev", "default",
+    "node", "switch", "link", "route", "forward", "sysctl", "via", "dev", "default", "nat",
+    "firewall", "in",
 ];
 
 /// A word and where it was written.
@@ -28,7 +31,7 @@ pub(crate) struct Spanned<T> {
 }
 
 impl<T> Spanned<T> {
-    fn new(value: T, token: &Token<'_>) -> Self {
+    pub(super) fn new(value: T, token: &Token<'_>) -> Self {
         Spanned {
             value,
             pos: token.pos,
@@ -80,6 +83,18 @@ pub(crate) enum Statement {
         dest: Spanned<Dest>,
         via: Via,
     },
+    Nat {
+        node: Spanned<String>,
+        iface: Option<Spanned<String>>,
+        kind: crate::middlebox::NatKind,
+        hairpin: bool,
+        timeout_secs: Option<u32>,
+    },
+    Firewall {
+        node: Spanned<String>,
+        iface: Option<Spanned<String>>,
+        rules: Vec<crate::middlebox::Rule>,
+    },
 }
 
 pub(crate) fn parse(text: &str) -> Result<Vec<Statement>, TopologyError> {
@@ -111,6 +126,8 @@ fn statement(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         "node" => node(tokens),
         "switch" => switch(tokens),
         "route" => route(tokens),
+        "nat" => nat(tokens),
+        "firewall" => firewall(tokens),
         "link" => Err(err(
             first,
             "a link needs two ends joined by ` -- `, e.g. `link a -- b`",
@@ -125,7 +142,7 @@ fn statement(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         word => Err(err(
             first,
             format!(
-                "unknown keyword `{word}`: a statement is `node`, `switch`, `route`, or a link `A -- B`"
+                "unknown keyword `{word}`: a statement is `node`, `switch`, `route`, `nat`, `firewall`, or a link `A -- B`"
             ),
         )),
     }
