@@ -81,10 +81,7 @@ impl Net {
             .nodes()
             .iter()
             .zip(built)
-            .map(|(spec, build::Built { ns, inode })| {
-                let ips = spec.addresses().map(|c| c.addr).collect();
-                Node::new(spec.name.clone(), ips, ns, inode, commands.clone())
-            })
+            .map(|(spec, build::Built { ns, inode })| Node::new(spec, ns, inode, commands.clone()))
             .collect();
         Ok(Net {
             links,

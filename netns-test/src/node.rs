@@ -9,8 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use netns_test_topology::Node as NodeSpec;
+
 use crate::command;
+use crate::error::Error;
+use crate::middlebox::{self, Mapping, Stopped};
 use crate::sys::namespace::{self, Entered};
+use crate::sys::netfilter::NetfilterSocket;
 
 /// One node of a [`Net`]: a network namespace of its own.
 pub struct Node {
@@ -21,6 +26,8 @@ pub struct Node {
     runtime: OnceLock<tokio::runtime::Runtime>,
     /// Shared by the net's nodes: whether any started a process, to be killed at teardown.
     commands: Arc<AtomicBool>,
+    /// The node as the topology declares it, when it has a NAT or a firewall.
+    middlebox: Option<Box<NodeSpec>>,
 }
 
 impl Node {
@@ -75,21 +82,77 @@ impl Node {
     }
 
     /// A node as built: its name, addresses, namespace and the net's process flag.
-    pub(crate) fn new(
-        name: String,
-        ips: Vec<IpAddr>,
-        ns: OwnedFd,
-        inode: u64,
-        commands: Arc<AtomicBool>,
-    ) -> Node {
+    pub(crate) fn new(spec: &NodeSpec, ns: OwnedFd, inode: u64, commands: Arc<AtomicBool>) -> Node {
+        let middlebox =
+            (spec.nat.is_some() || !spec.firewalls.is_empty()).then(|| Box::new(spec.clone()));
         Node {
-            name,
-            ips,
+            name: spec.name.clone(),
+            ips: spec.addresses().map(|c| c.addr).collect(),
             ns: Arc::new(ns),
             inode,
             runtime: OnceLock::new(),
             commands,
+            middlebox,
         }
+    }
+
+    /// This NAT's live mappings, read from its connection tracking: one per translated flow
+    /// (TCP, UDP, ICMP echo), inbound ones through a cone included.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// for m in net.node("home").nat_mappings()? {
+    ///     println!("{} seen outside as {} by {}", m.inside, m.outside, m.remote);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn nat_mappings(&self) -> Result<Vec<Mapping>, Error> {
+        self.nat_spec("reading the NAT's mappings")?;
+        self.run(|| {
+            let mut socket = NetfilterSocket::open()?;
+            middlebox::mappings(&mut socket)
+        })
+        .map_err(|e| Error::io("reading the NAT's mappings", e).on_node(&self.name))
+    }
+
+    /// Forgets every mapping of this NAT now, as a reboot would: its connections and what it
+    /// learned from them (a full cone lets no stranger in any more). Inside hosts get new
+    /// mappings with their next packet out.
+    pub fn flush_nat(&self) -> Result<(), Error> {
+        self.nat_spec("forgetting the NAT's mappings")?;
+        self.run(|| {
+            let mut socket = NetfilterSocket::open()
+                .map_err(|e| Error::io("forgetting the NAT's mappings", e).on_node(&self.name))?;
+            middlebox::flush(&mut socket, &self.name)
+        })
+    }
+
+    /// What each rule of this node's NAT and firewall has dropped or refused so far, in the
+    /// order written (empty for a node with neither): the failure dump prints the same.
+    pub fn stopped(&self) -> Result<Vec<Stopped>, Error> {
+        let Some(spec) = &self.middlebox else {
+            return Ok(Vec::new());
+        };
+        self.run(|| {
+            let mut socket = NetfilterSocket::open()?;
+            middlebox::stopped(&mut socket, spec)
+        })
+        .map_err(|e| Error::io("reading the firewall's counters", e).on_node(&self.name))
+    }
+
+    fn nat_spec(&self, operation: &str) -> Result<&NodeSpec, Error> {
+        self.middlebox
+            .as_deref()
+            .filter(|s| s.nat.is_some())
+            .ok_or_else(|| {
+                Error::usage(operation, format!("node `{}` is not a NAT", self.name))
+                    .with_hint("declare it with `nat NODE` in the topology")
+            })
+    }
+
+    /// The node as declared, when it has a NAT or a firewall (for the failure dump).
+    pub(crate) fn middlebox(&self) -> Option<&NodeSpec> {
+        self.middlebox.as_deref()
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {

@@ -19,6 +19,7 @@
 //! All of it happens on short-lived threads; no caller's thread ever changes namespace.
 
 mod batch;
+pub(crate) mod middlebox;
 mod namespaces;
 mod progress;
 mod ready;

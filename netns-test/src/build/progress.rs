@@ -153,7 +153,8 @@ fn configure(
         &plan.configure[i],
         &mut fresh.socket,
         fds,
-    )
+    )?;
+    super::middlebox::install(node, &fresh.ns)
 }
 
 /// Moves the calling thread into `node`'s namespace `ns` and writes `settings` there

@@ -9,8 +9,10 @@ use netlink_packet_route::address::AddressAttribute;
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, State};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 
+use crate::middlebox;
 use crate::net::Net;
 use crate::requests;
+use crate::sys::netfilter::NetfilterSocket;
 use crate::sys::netlink::Socket;
 
 struct Interface {
@@ -21,10 +23,18 @@ struct Interface {
 }
 
 /// Every node's interfaces (name, state, MTU, addresses; link-local IPv6 left out) and routes
-/// (main table), one aligned block per node.
+/// (main table), one aligned block per node; for a NAT, its live mappings, and for a NAT or
+/// firewall, what each rule has stopped.
 pub(crate) fn describe(net: &Net) -> String {
     let mut out = String::new();
-    for (node, text) in net.nodes().zip(net.in_each_node(|_| read_node())) {
+    let read = |node: &crate::node::Node| {
+        let mut text = read_node()?;
+        if let Some(spec) = node.middlebox() {
+            text.push_str(&read_middlebox(spec)?);
+        }
+        Ok(text)
+    };
+    for (node, text) in net.nodes().zip(net.in_each_node(read)) {
         let _ = writeln!(out, "{}", node.name());
         match text {
             Ok(text) => out.push_str(&text),
@@ -34,6 +44,35 @@ pub(crate) fn describe(net: &Net) -> String {
         }
     }
     out
+}
+
+/// A NAT's mappings and the packets each NAT or firewall rule stopped, read from inside the node.
+fn read_middlebox(spec: &netns_test_topology::Node) -> std::io::Result<String> {
+    let mut socket = NetfilterSocket::open()?;
+    let mut out = String::new();
+    if let Some(nat) = &spec.nat {
+        let mappings = middlebox::mappings(&mut socket)?;
+        let _ = writeln!(
+            out,
+            "  nat {} {} on {}: {} live mapping{}",
+            nat.kind.word(),
+            nat.address,
+            spec.interfaces[nat.outside].name,
+            mappings.len(),
+            if mappings.len() == 1 { "" } else { "s" }
+        );
+        for m in mappings {
+            let _ = writeln!(out, "    {m}");
+        }
+    }
+    for stopped in middlebox::stopped(&mut socket, spec)? {
+        let _ = writeln!(
+            out,
+            "  {}: {} packets stopped",
+            stopped.rule, stopped.packets
+        );
+    }
+    Ok(out)
 }
 
 fn read_node() -> std::io::Result<String> {

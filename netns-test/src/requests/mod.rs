@@ -1,8 +1,11 @@
-//! The rtnetlink requests netns-test sends, as netlink-packet-route messages: one module per
-//! kernel object, each a handful of small builders.
+//! The netlink requests netns-test sends: rtnetlink ones as netlink-packet-route messages, one
+//! module per kernel object, and netfilter ones (`nftables`, `conntrack`) as
+//! netlink-packet-netfilter messages.
 
 mod address;
+pub(crate) mod conntrack;
 mod link;
+pub(crate) mod nftables;
 mod qdisc;
 mod route;
 

@@ -5,6 +5,7 @@
 //! attribute and the pre-exec hook of `Node::command`.
 
 pub(crate) mod namespace;
+pub(crate) mod netfilter;
 pub(crate) mod netlink;
 pub(crate) mod packet;
 pub(crate) mod privilege;

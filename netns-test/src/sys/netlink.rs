@@ -33,8 +33,8 @@ const NETLINK_ADD_MEMBERSHIP: libc::c_int = 1;
 const NETLINK_DROP_MEMBERSHIP: libc::c_int = 2;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 const NETLINK_EXT_ACK: libc::c_int = 11;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
+pub(super) const NLMSG_ERROR: u16 = 2;
+pub(super) const NLMSG_DONE: u16 = 3;
 const NLMSGERR_ATTR_MSG: u16 = 1;
 const NLM_F_ACK_TLVS: u16 = 0x200;
 const NLM_F_DUMP_INTR: u16 = 0x10;
@@ -284,18 +284,7 @@ impl Socket {
                 Err(e) => return Err(e.into()),
             }
         };
-        let mut at = 0;
-        while at + 16 <= n {
-            let len = u32::from_ne_bytes(self.buf[at..at + 4].try_into().unwrap()) as usize;
-            if len < 16 || at + len > n {
-                break;
-            }
-            let raw = &self.buf[at..at + len];
-            let mut header = NetlinkHeader::default();
-            header.length = len as u32;
-            header.message_type = u16::from_ne_bytes([raw[4], raw[5]]);
-            header.flags = u16::from_ne_bytes([raw[6], raw[7]]);
-            header.sequence_number = u32::from_ne_bytes(raw[8..12].try_into().unwrap());
+        for (header, raw) in frames(&self.buf[..n]) {
             let payload = match header.message_type {
                 NLMSG_ERROR => Payload::Ack(parse_ack(&header, &raw[16..])),
                 NLMSG_DONE => Payload::Done,
@@ -305,17 +294,35 @@ impl Socket {
                         ..
                     }) => Payload::Message(m),
                     // A message this crate version cannot decode is not ours to act on.
-                    _ => {
-                        at += (len + 3) & !3;
-                        continue;
-                    }
+                    _ => continue,
                 },
             };
             each(&header, payload)?;
-            at += (len + 3) & !3;
         }
         Ok(())
     }
+}
+
+/// The netlink messages of one datagram, each with its header.
+pub(super) fn frames(buf: &[u8]) -> impl Iterator<Item = (NetlinkHeader, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at + 16 > buf.len() {
+            return None;
+        }
+        let len = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+        if len < 16 || at + len > buf.len() {
+            return None;
+        }
+        let raw = &buf[at..at + len];
+        let mut header = NetlinkHeader::default();
+        header.length = len as u32;
+        header.message_type = u16::from_ne_bytes([raw[4], raw[5]]);
+        header.flags = u16::from_ne_bytes([raw[6], raw[7]]);
+        header.sequence_number = u32::from_ne_bytes(raw[8..12].try_into().unwrap());
+        at += (len + 3) & !3;
+        Some((header, raw))
+    })
 }
 
 /// One decoded message.
@@ -338,7 +345,7 @@ fn serialize(out: &mut Vec<u8>, message: RouteNetlinkMessage, flags: u16, seq: u
 }
 
 /// An `NLMSG_ERROR`: errno 0 is an acknowledgement; extended-ack TLVs follow the echoed header.
-fn parse_ack(header: &NetlinkHeader, body: &[u8]) -> Result<(), Refusal> {
+pub(super) fn parse_ack(header: &NetlinkHeader, body: &[u8]) -> Result<(), Refusal> {
     let code = body
         .get(..4)
         .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))

@@ -1,0 +1,65 @@
+//! A node's NAT and firewall, installed as one nf_tables transaction in its namespace once its
+//! interfaces and addresses are configured, and the NAT's mapping lifetime set.
+
+use std::os::fd::OwnedFd;
+
+use netns_test_topology::Node;
+
+use crate::error::Error;
+use crate::requests::nftables::{self, Request};
+use crate::sys::netfilter::NetfilterSocket;
+use crate::sys::{namespace, sysctl};
+
+/// Installs `node`'s rule set from inside its namespace `ns`; nothing for a node without one.
+pub(super) fn install(node: &Node, ns: &OwnedFd) -> Result<(), Error> {
+    let requests = nftables::ruleset(node);
+    if requests.is_empty() {
+        return Ok(());
+    }
+    namespace::enter(ns)
+        .map_err(|e| Error::io("entering the node's namespace", e).on_node(&node.name))?;
+    send(node, requests)?;
+    if let Some(secs) = node.nat.and_then(|n| n.timeout_secs) {
+        let secs = secs.to_string();
+        // A UDP entry keeps the unreplied timeout for a while after its first reply: both.
+        for key in [
+            "net.netfilter.nf_conntrack_udp_timeout",
+            "net.netfilter.nf_conntrack_udp_timeout_stream",
+        ] {
+            sysctl::write(key, &secs, false).map_err(|e| e.on_node(&node.name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends `requests` as one transaction from the calling thread's namespace, which is `node`'s.
+pub(crate) fn send(node: &Node, requests: Vec<Request>) -> Result<(), Error> {
+    let context = |e| Error::io("talking to nf_tables over netlink", e).on_node(&node.name);
+    let mut socket = NetfilterSocket::open().map_err(context)?;
+    let mut described: Vec<(String, Vec<&'static str>)> = Vec::with_capacity(requests.len());
+    let messages = requests
+        .into_iter()
+        .map(|r| {
+            described.push((r.what, r.needs));
+            (r.message, r.flags)
+        })
+        .collect();
+    match socket.transaction(messages).map_err(context)? {
+        Ok(()) => Ok(()),
+        Err((index, refusal)) => {
+            let (what, needs) = &described[index];
+            let mut error =
+                Error::kernel(what.clone(), refusal.errno, refusal.detail).on_node(&node.name);
+            if matches!(
+                refusal.errno,
+                nix::errno::Errno::ENOENT | nix::errno::Errno::EOPNOTSUPP
+            ) {
+                error = error.with_hint(format!(
+                    "this kernel lacks an nf_tables feature the node's NAT or firewall needs: {}",
+                    needs.join(", ")
+                ));
+            }
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! A node's NAT as an nf_tables table of family `ip` (IPv6 is routed untranslated), in RFC 4787's
+//! terms:
+//!
+//! - mapping: endpoint-independent types look the inside endpoint up in `eim` and keep the
+//!   outside port it had; a new endpoint keeps its own port unless another endpoint has it
+//!   (`taken`), then gets a random one; `symmetric` takes a random port per connection;
+//! - learning, in a postrouting chain after source NAT (where `ct reply proto-dst` is the
+//!   mapped port): `eim`, `taken`, `inbound` (outside port to inside endpoint) and, for
+//!   `address-restricted`, `allowed` (outside port and remote address), each element living as
+//!   long as the mapping, refreshed by every packet out;
+//! - filtering: `full-cone` sends anything arriving at a mapped port to its inside endpoint,
+//!   `address-restricted` only from an address in `allowed`; everything else from outside that
+//!   is not a reply is dropped in the input and forward hooks, before connection tracking
+//!   confirms it (so a hole punch's first packet leaves no state that would move a mapping);
+//! - `hairpin`: inside hosts reach mapped ports through the outside address.
+
+use netlink_packet_netfilter::nftables::{MetaKey, Operator};
+use netns_test_topology::{Nat, NatKind};
+
+use super::expr::{
+    Base, CT_DNAT, CT_ESTABLISHED, CT_RELATED, CT_SNAT, CtKey, Dir, Expr, NAT_FULLY_RANDOM,
+    NatSide, cmp, counter, ct, ct_bits, immediate, interface, lookup, meta, nat as nat_expr,
+    payload, update, verdict,
+};
+use super::{Family, HookPoint, Request, chain, rule, set, table};
+
+/// The NAT's table in its node.
+pub(crate) const NAT_TABLE: &str = "netns_test_nat";
+/// The sets a flush empties, with the connection tracking table.
+pub(crate) const NAT_SETS: [&str; 4] = ["eim", "taken", "inbound", "allowed"];
+/// The tag of the rules that drop unsolicited packets from outside.
+pub(crate) const UNSOLICITED: &str = "nat:unsolicited";
+/// How long a learned mapping lives idle without `timeout=`: the kernel's default for a UDP
+/// flow that has seen replies (`nf_conntrack_udp_timeout_stream`).
+const DEFAULT_TIMEOUT_SECS: u64 = 120;
+const TCP: u8 = 6;
+const UDP: u8 = 17;
+
+const F: Family = Family::Ip;
+
+/// The table, sets, chains and rules of `nat`, whose outside interface is called `outside`.
+pub(crate) fn nat(nat: &Nat, outside: &str) -> Vec<Request> {
+    let timeout_ms = nat.timeout_secs.map_or(DEFAULT_TIMEOUT_SECS, u64::from) * 1000;
+    let addr = nat.address.octets().to_vec();
+    let mut out = vec![table(F, NAT_TABLE)];
+    // Keys and data are 32-bit registers concatenated: a protocol, an address or a port each.
+    // The types are nft's own, so `nft list ruleset` in the node shows them readably.
+    let (proto, ip, port) = (TYPE_INET_PROTOCOL, TYPE_IPADDR, TYPE_INET_SERVICE);
+    for (id, (name, key, data)) in [
+        ("eim", concat(&[proto, ip, port]), Some((port, 2))),
+        ("taken", concat(&[proto, port]), None),
+        ("inbound", concat(&[proto, port]), Some(concat(&[ip, port]))),
+        ("allowed", concat(&[proto, port, ip]), None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out.push(set(
+            F,
+            NAT_TABLE,
+            name,
+            id as u32 + 1,
+            key,
+            data,
+            timeout_ms,
+        ));
+    }
+    out.extend([
+        chain(F, NAT_TABLE, "dstnat", "nat", HookPoint::Prerouting, -100),
+        chain(F, NAT_TABLE, "srcnat", "nat", HookPoint::Postrouting, 100),
+        chain(F, NAT_TABLE, "learn", "filter", HookPoint::Postrouting, 101),
+        chain(F, NAT_TABLE, "input", "filter", HookPoint::Input, 0),
+        chain(F, NAT_TABLE, "forward", "filter", HookPoint::Forward, 0),
+    ]);
+    let add = |out: &mut Vec<Request>, chain: &str, exprs: Vec<Expr>, tag: &str| {
+        out.push(rule(F, NAT_TABLE, chain, exprs, tag));
+    };
+
+    // Inbound: to the endpoint a mapped port belongs to, as the filtering allows.
+    let to_outside_address = || {
+        vec![
+            payload(Base::Network, 16, 4, 0),
+            cmp(0, Operator::Equal, addr.clone()),
+        ]
+    };
+    let inbound_dnat = || {
+        vec![
+            lookup("inbound", 0, Some(4)),
+            nat_expr(NatSide::Destination, 4, Some(5), None, 0),
+        ]
+    };
+    let key_port = |field_offset| {
+        vec![
+            meta(MetaKey::L4Proto, 0),
+            payload(Base::Transport, field_offset, 2, 1),
+        ]
+    };
+    if matches!(nat.kind, NatKind::FullCone | NatKind::AddressRestricted) {
+        let mut exprs: Vec<Expr> = interface(true, outside, true, 0).into();
+        exprs.extend(to_outside_address());
+        exprs.extend(key_port(2));
+        if nat.kind == NatKind::AddressRestricted {
+            exprs.extend([payload(Base::Network, 12, 4, 2), lookup("allowed", 0, None)]);
+        }
+        exprs.extend(inbound_dnat());
+        add(&mut out, "dstnat", exprs, "");
+    }
+    if nat.hairpin {
+        let mut exprs: Vec<Expr> = interface(true, outside, false, 0).into();
+        exprs.extend(to_outside_address());
+        exprs.extend(key_port(2));
+        exprs.extend(inbound_dnat());
+        add(&mut out, "dstnat", exprs, "");
+    }
+
+    // Outbound, and hairpinned traffic going back in: the source becomes the outside address.
+    let mut selectors: Vec<Vec<Expr>> = vec![interface(false, outside, true, 0).into()];
+    if nat.hairpin {
+        let mut hairpinned: Vec<Expr> = interface(false, outside, false, 0).into();
+        hairpinned.extend(ct_bits(CtKey::Status, CT_DNAT, 0));
+        selectors.push(hairpinned);
+    }
+    for selector in selectors {
+        if nat.kind.independent_mapping() {
+            // The endpoint's mapping, if it has one.
+            let mut exprs = selector.clone();
+            exprs.extend([
+                meta(MetaKey::L4Proto, 0),
+                payload(Base::Network, 12, 4, 1),
+                payload(Base::Transport, 0, 2, 2),
+                lookup("eim", 0, Some(3)),
+                immediate(4, addr.clone()),
+                nat_expr(NatSide::Source, 4, Some(3), None, 0),
+            ]);
+            add(&mut out, "srcnat", exprs, "");
+            // A new endpoint whose port another endpoint holds: a random free one.
+            let mut exprs = selector.clone();
+            exprs.extend(key_port(0));
+            exprs.push(lookup("taken", 0, None));
+            exprs.extend(random_port(&addr));
+            add(&mut out, "srcnat", exprs, "");
+        } else {
+            for proto in [TCP, UDP] {
+                let mut exprs = selector.clone();
+                exprs.extend([
+                    meta(MetaKey::L4Proto, 0),
+                    cmp(0, Operator::Equal, vec![proto]),
+                ]);
+                exprs.extend(random_port(&addr));
+                add(&mut out, "srcnat", exprs, "");
+            }
+        }
+        // Its own port where free (and ICMP echo, whose identifier the kernel keeps unique).
+        let mut exprs = selector;
+        exprs.extend([
+            immediate(0, addr.clone()),
+            nat_expr(NatSide::Source, 0, None, None, 0),
+        ]);
+        add(&mut out, "srcnat", exprs, "");
+    }
+
+    // Learning, after source NAT, from connections the inside started.
+    for proto in [TCP, UDP] {
+        let mut exprs: Vec<Expr> = interface(false, outside, true, 0).into();
+        exprs.extend([
+            ct(CtKey::Direction, None, 0),
+            cmp(0, Operator::Equal, vec![Dir::Original as u8]),
+        ]);
+        exprs.extend(ct_bits(CtKey::Status, CT_SNAT, 0));
+        exprs.extend([
+            meta(MetaKey::L4Proto, 0),
+            cmp(0, Operator::Equal, vec![proto]),
+            ct(CtKey::SrcIp, Some(Dir::Original), 1),
+            ct(CtKey::ProtoSrc, Some(Dir::Original), 2),
+            meta(MetaKey::L4Proto, 3),
+            ct(CtKey::ProtoDst, Some(Dir::Reply), 4),
+            ct(CtKey::DstIp, Some(Dir::Original), 5),
+            update("inbound", 3, Some(1)),
+        ]);
+        if nat.kind.independent_mapping() {
+            exprs.extend([update("eim", 0, Some(4)), update("taken", 3, None)]);
+        }
+        if nat.kind == NatKind::AddressRestricted {
+            exprs.push(update("allowed", 3, None));
+        }
+        add(&mut out, "learn", exprs, "");
+    }
+
+    // The NAT is its inside's firewall: from outside, only replies and what it maps in pass.
+    for chain in ["input", "forward"] {
+        let mut exprs: Vec<Expr> = interface(true, outside, true, 0).into();
+        exprs.extend(ct_bits(CtKey::State, CT_ESTABLISHED | CT_RELATED, 0));
+        exprs.push(verdict(true));
+        add(&mut out, chain, exprs, "");
+        if chain == "forward" {
+            let mut exprs: Vec<Expr> = interface(true, outside, true, 0).into();
+            exprs.extend(ct_bits(CtKey::Status, CT_DNAT, 0));
+            exprs.push(verdict(true));
+            add(&mut out, chain, exprs, "");
+        }
+        let mut exprs: Vec<Expr> = interface(true, outside, true, 0).into();
+        exprs.extend([counter(), verdict(false)]);
+        add(&mut out, chain, exprs, UNSOLICITED);
+    }
+    out
+}
+
+/// nft's data types (its `enum datatypes`), for the sets' declared types.
+const TYPE_IPADDR: u32 = 7;
+const TYPE_INET_PROTOCOL: u32 = 12;
+const TYPE_INET_SERVICE: u32 = 13;
+
+/// A concatenation of data types as nft declares it, with the key length it takes in
+/// 32-bit registers: `(type, length)`.
+fn concat(types: &[u32]) -> (u32, u32) {
+    let id = types.iter().fold(0, |id, t| (id << 6) | t);
+    (id, 4 * types.len() as u32)
+}
+
+/// Source NAT to `addr` on a random port from 1024 up.
+fn random_port(addr: &[u8]) -> [Expr; 4] {
+    [
+        immediate(5, addr.to_vec()),
+        immediate(6, 1024u16.to_be_bytes().to_vec()),
+        immediate(7, 65535u16.to_be_bytes().to_vec()),
+        nat_expr(NatSide::Source, 5, Some(6), Some(7), NAT_FULLY_RANDOM),
+    ]
+}
