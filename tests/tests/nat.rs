@@ -366,3 +366,40 @@ fn hairpin_lets_inside_hosts_meet_at_the_outside_address_and_without_it_they_can
         }
     }
 }
+
+#[netns_test::netns_test(
+    topology = "inside 198.18.1.10/24 -- r:lan 198.18.1.1/24
+r:wan 203.0.113.1/24 -- server 203.0.113.10/24
+route inside default via 198.18.1.1
+nat r wan port-restricted
+firewall r in lan drop tcp/25",
+    node = "inside"
+)]
+#[ignore = "run by the test below in a child process"]
+fn failing_nat_probe(net: &Net) {
+    let inside = bind(net.node("inside"), "198.18.1.10:40000");
+    let server = bind(net.node("server"), "203.0.113.10:7000");
+    inside.send_to(b"out", addr("203.0.113.10:7000")).unwrap();
+    let (_, mapped) = receive(&server);
+    let stranger = bind(net.node("server"), "203.0.113.10:7001");
+    stranger.send_to(b"stranger", mapped).unwrap();
+    await_dropped(net.node("r"), 1);
+    panic!("deliberate failure");
+}
+
+#[test]
+fn a_failure_dump_shows_each_nats_mappings_and_each_rules_drops() {
+    let out = netns_test_e2e::probe_command(&[], "failing_nat_probe")
+        .output()
+        .unwrap();
+    let text = netns_test_e2e::output_text(&out);
+    assert!(!out.status.success(), "{text}");
+    for want in [
+        "  nat port-restricted 203.0.113.1 on wan: 1 live mapping\n",
+        "    udp 198.18.1.10:40000 -> 203.0.113.1:40000 -> 203.0.113.10:7000\n",
+        "  nat: unsolicited from outside: 1 packet stopped\n",
+        "  firewall in lan drop tcp/25: 0 packets stopped\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
