@@ -66,9 +66,10 @@ fn read_middlebox(spec: &netns_test_topology::Node) -> std::io::Result<String> {
         }
     }
     for stopped in middlebox::stopped(&mut socket, spec)? {
+        let plural = if stopped.packets == 1 { "" } else { "s" };
         let _ = writeln!(
             out,
-            "  {}: {} packets stopped",
+            "  {}: {} packet{plural} stopped",
             stopped.rule, stopped.packets
         );
     }
