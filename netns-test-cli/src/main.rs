@@ -1,6 +1,7 @@
 //! `netns-test`: check topology files, bring a topology up (and ping across it), run a command
 //! inside a node. Everything goes through the same library and parser as the tests.
 
+mod blocked;
 mod ping;
 
 use std::net::IpAddr;
@@ -18,7 +19,9 @@ usage:
   netns-test check FILE...                     validate topology files
   netns-test up [FILE] [--pingall]             build (default: the embedded fixtures/router.topo),
                                                print nodes, interfaces, addresses and build time;
-                                               --pingall: every node pings every other node
+                                               --pingall: every node pings every other node;
+                                               exit 1 if a pair fails that no declared NAT or
+                                               firewall stops
   netns-test run FILE [--node NAME] -- CMD...  run CMD inside a node; its exit status is ours
   netns-test clean                             remove the /run/netns pins (NETNS_TEST_KEEP=1) of
                                                test processes that are gone";
@@ -148,6 +151,29 @@ fn print_nodes(net: &Net) {
                 }
             );
         }
+        if let Some(nat) = &spec.nat {
+            let mut options = String::new();
+            if nat.hairpin {
+                options.push_str(" hairpin");
+            }
+            if let Some(secs) = nat.timeout_secs {
+                options.push_str(&format!(" timeout={secs}s"));
+            }
+            println!(
+                "  nat {} on {} ({}){options}",
+                nat.kind.word(),
+                spec.interfaces[nat.outside].name,
+                nat.address
+            );
+        }
+        for firewall in &spec.firewalls {
+            let scope = firewall
+                .iface
+                .map(|i| format!(" in {}", spec.interfaces[i].name))
+                .unwrap_or_default();
+            let rules: Vec<String> = firewall.rules.iter().map(|r| r.to_string()).collect();
+            println!("  firewall{scope} {}", rules.join(" "));
+        }
         for route in &spec.routes {
             let via = match route.via {
                 netns_test::topology::RouteVia::Gateway(gw) => format!("via {gw}"),
@@ -165,7 +191,9 @@ fn print_nodes(net: &Net) {
     }
 }
 
-/// Every node with an address pings every other such node's `ip()`; prints the matrix.
+/// Every node with an address pings every other such node's `ip()`; prints the matrix. A pair
+/// the topology's own NATs and firewalls stop is shown as such and expected to stay silent;
+/// false if any other pair fails, or a stopped pair answers.
 fn pingall_matrix(net: &Net) -> bool {
     let nodes: Vec<_> = net.nodes().filter(|n| !n.ips().is_empty()).collect();
     let width = nodes
@@ -173,14 +201,16 @@ fn pingall_matrix(net: &Net) -> bool {
         .map(|n| n.name().len())
         .max()
         .unwrap_or(0)
-        .max(7);
-    println!("pingall (rows ping columns):");
+        .max(8);
+    println!("pingall (rows ping columns; `nat`, `firewall`: stopped by declaration):");
     print!("{:width$}", "");
     for n in &nodes {
         print!(" {:>width$}", n.name());
     }
     println!();
-    let (mut answered, mut total) = (0, 0);
+    let index = |n: &netns_test::Node| net.topology().node_index(n.name()).expect("its node");
+    let (mut answered, mut total, mut failed) = (0, 0, 0);
+    let mut stopped: Vec<String> = Vec::new();
     for (i, from) in nodes.iter().enumerate() {
         print!("{:width$}", from.name());
         for (j, to) in nodes.iter().enumerate() {
@@ -191,20 +221,41 @@ fn pingall_matrix(net: &Net) -> bool {
             total += 1;
             let target: IpAddr = to.ip();
             let id = (i * nodes.len() + j) as u16;
-            let outcome = from.run(move || ping::ping(target, id, Duration::from_secs(1)));
-            let cell = match outcome {
-                Ok(rtt) => {
+            let by = blocked::blocked(net.topology(), index(from), index(to));
+            // A ping that should be stopped is given less time to prove it is.
+            let wait = Duration::from_millis(if by.is_some() { 200 } else { 1000 });
+            let outcome = from.run(move || ping::ping(target, id, wait));
+            let cell = match (outcome, by) {
+                (Ok(rtt), None) => {
                     answered += 1;
                     format!("{:.2}ms", rtt.as_secs_f64() * 1e3)
                 }
-                Err(_) => "FAIL".to_string(),
+                (Err(_), None) => {
+                    failed += 1;
+                    "FAIL".to_string()
+                }
+                (Err(_), Some(by)) => {
+                    let cell = by.split(' ').next().unwrap_or("").to_string();
+                    stopped.push(format!("{} -> {} ({by})", from.name(), to.name()));
+                    cell
+                }
+                (Ok(_), Some(_)) => {
+                    failed += 1;
+                    "LEAK".to_string()
+                }
             };
             print!(" {cell:>width$}");
         }
         println!();
     }
-    println!("{answered}/{total} pairs answered");
-    answered == total
+    println!(
+        "{answered}/{total} pairs answered, {} stopped by a declared NAT or firewall, {failed} failed",
+        stopped.len()
+    );
+    for pair in &stopped {
+        println!("  stopped by declaration: {pair}");
+    }
+    failed == 0
 }
 
 fn clean() -> Result<ExitCode, String> {

@@ -128,3 +128,34 @@ fn run_executes_in_the_node_and_returns_its_status() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no node `zz`"));
 }
+
+#[test]
+fn up_shows_nats_and_firewalls_and_pingall_tells_declared_stops_from_failures() {
+    let out = netns_test(&["up", &fixture("nat.topo"), "--pingall"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "  nat port-restricted on wan (198.19.0.2)",
+        "  nat symmetric on up (203.0.113.1)",
+        "7/12 pairs answered, 5 stopped by a declared NAT or firewall, 0 failed",
+        "stopped by declaration: server -> laptop (nat isp)",
+        "stopped by declaration: isp -> laptop (nat home)",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?}:\n{stdout}");
+    }
+    // The same topology with a firewall that stops pings the server sends, and a router that
+    // forgets to forward: the first is a declared stop, the second a failure.
+    let text = format!(
+        "{}firewall laptop block-inbound\nextra -- server\n",
+        std::fs::read_to_string(fixture("nat.topo")).unwrap()
+    );
+    let out = netns_test(&["up", &temp_topology("nat-broken.topo", &text), "--pingall"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("  firewall block-inbound"), "{stdout}");
+    assert!(stdout.contains("FAIL"), "{stdout}");
+}
