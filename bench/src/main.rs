@@ -2,9 +2,12 @@
 //! next to what the kernel itself needs (bare `unshare`). Prints medians and ratios.
 //!
 //! Run as root: `cargo run --release -p netns-test-bench` (`-- --switch-only` for the switch
-//! table alone, `-- --throughput-only` for the TCP table alone). It needs `ip` (iproute2) and
-//! util-linux `unshare`/`setpriv` for the comparison columns; the script runs in a private mount
+//! table alone, `-- --throughput-only` for the TCP table alone, `-- --nat-only` for the NAT
+//! table alone). It needs `ip` (iproute2), `nft` (nftables) and util-linux `unshare`/`setpriv`
+//! for the comparison columns; the script runs in a private mount
 //! namespace whose `/run/netns` is a tmpfs, so the host's `/run/netns` never sees an entry.
+
+mod nat;
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -248,6 +251,10 @@ fn main() {
         throughput();
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--nat-only") {
+        nat::table(100);
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--switch-only") {
         switch_table();
         println!();
@@ -296,6 +303,9 @@ fn main() {
         ms(floor2),
         pair.as_secs_f64() / floor2.as_secs_f64()
     );
+    println!();
+
+    nat::table(runs);
     println!();
 
     switch_table();

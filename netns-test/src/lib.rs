@@ -24,6 +24,9 @@
 //!        OPTION = mtu=N | delay=DUR | jitter=DUR | loss=PCT | rate=RATE | seed=N
 //! route  NODE DEST via GATEWAY           DEST = CIDR | default
 //! route  NODE DEST dev IFACE
+//! nat    NODE [IFACE] [TYPE] [hairpin] [timeout=DUR]
+//!        TYPE = full-cone | address-restricted | port-restricted | symmetric
+//! firewall NODE [in IFACE] RULE...       RULE = block-inbound | drop|reject|allow PROTO[/PORTS]...
 //! ```
 //!
 //! See the README for the full reference, the guarantees and the environments it runs in.

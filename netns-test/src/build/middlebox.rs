@@ -63,3 +63,45 @@ pub(crate) fn send(node: &Node, requests: Vec<Request>) -> Result<(), Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requests::nftables::{Family, expr, rule, table};
+
+    /// A kernel without an expression a rule set needs refuses the transaction; the error names
+    /// the node, what was being done and the feature. Provoked for real with an expression no
+    /// kernel has.
+    #[test]
+    fn a_missing_kernel_feature_is_named_with_the_node() {
+        let net = crate::Net::build("a -- b").unwrap();
+        let spec = &net.topology().nodes()[0];
+        let missing: expr::Expr = netlink_packet_netfilter::nftables::Expressions::Other {
+            expression_type: "netns_test_no_such_expression".into(),
+            attributes: Vec::new(),
+        }
+        .into();
+        let mut bad = rule(Family::Ip, "t", "c", vec![missing], "");
+        bad.needs = vec!["an expression this kernel lacks (CONFIG_NETNS_TEST_NOTHING)"];
+        let requests = vec![
+            table(Family::Ip, "t"),
+            crate::requests::nftables::chain(
+                Family::Ip,
+                "t",
+                "c",
+                "filter",
+                crate::requests::nftables::HookPoint::Input,
+                0,
+            ),
+            bad,
+        ];
+        let e = net.node("a").run(|| send(spec, requests)).unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.node(), Some("a"), "{text}");
+        assert!(
+            text.contains("adding a rule to chain c of table t"),
+            "{text}"
+        );
+        assert!(text.contains("CONFIG_NETNS_TEST_NOTHING"), "{text}");
+    }
+}
