@@ -255,3 +255,26 @@ impl std::error::Error for Error {
         }
     }
 }
+
+/// For bodies and helpers that return `std::io::Result`: the system's own error when there is
+/// one (its kind kept), else one of kind `Other`, carrying the whole message either way.
+///
+/// ```
+/// fn build(text: &str) -> std::io::Result<netns_test::Net> {
+///     Ok(netns_test::Net::build(text)?)
+/// }
+/// let e = build("a -- a").unwrap_err();
+/// assert!(e.to_string().contains("to itself"));
+/// ```
+impl From<Error> for io::Error {
+    fn from(error: Error) -> io::Error {
+        let kind = match &error.0.cause {
+            Cause::Os {
+                source: Some(source),
+                ..
+            } => source.kind(),
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, error)
+    }
+}
