@@ -40,31 +40,13 @@ const F: Family = Family::Ip;
 
 /// The table, sets, chains and rules of `nat`, whose outside interface is called `outside`.
 pub(crate) fn nat(nat: &Nat, outside: &str) -> Vec<Request> {
-    let timeout_ms = nat.timeout_secs.map_or(DEFAULT_TIMEOUT_SECS, u64::from) * 1000;
-    let addr = nat.address.octets().to_vec();
+    let the = Rules {
+        nat,
+        outside,
+        addr: nat.address.octets().to_vec(),
+    };
     let mut out = vec![table(F, NAT_TABLE)];
-    // Keys and data are 32-bit registers concatenated: a protocol, an address or a port each.
-    // The types are nft's own, so `nft list ruleset` in the node shows them readably.
-    let (proto, ip, port) = (TYPE_INET_PROTOCOL, TYPE_IPADDR, TYPE_INET_SERVICE);
-    for (id, (name, key, data)) in [
-        ("eim", concat(&[proto, ip, port]), Some((port, 2))),
-        ("taken", concat(&[proto, port]), None),
-        ("inbound", concat(&[proto, port]), Some(concat(&[ip, port]))),
-        ("allowed", concat(&[proto, port, ip]), None),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        out.push(set(
-            F,
-            NAT_TABLE,
-            name,
-            id as u32 + 1,
-            key,
-            data,
-            timeout_ms,
-        ));
-    }
+    out.extend(sets(nat));
     out.extend([
         chain(F, NAT_TABLE, "dstnat", "nat", HookPoint::Prerouting, -100),
         chain(F, NAT_TABLE, "srcnat", "nat", HookPoint::Postrouting, 100),
@@ -72,137 +54,193 @@ pub(crate) fn nat(nat: &Nat, outside: &str) -> Vec<Request> {
         chain(F, NAT_TABLE, "input", "filter", HookPoint::Input, 0),
         chain(F, NAT_TABLE, "forward", "filter", HookPoint::Forward, 0),
     ]);
-    let add = |out: &mut Vec<Request>, chain: &str, exprs: Vec<Expr>, tag: &str| {
-        out.push(rule(F, NAT_TABLE, chain, exprs, tag));
-    };
+    let rules = [
+        ("dstnat", the.inbound()),
+        ("srcnat", the.outbound()),
+        ("learn", the.learning()),
+    ];
+    for (chain, list) in rules {
+        out.extend(
+            list.into_iter()
+                .map(|exprs| rule(F, NAT_TABLE, chain, exprs, "")),
+        );
+    }
+    for chain in ["input", "forward"] {
+        out.extend(the.unsolicited(chain == "forward"));
+    }
+    out
+}
 
-    // Inbound: to the endpoint a mapped port belongs to, as the filtering allows.
-    let to_outside_address = || {
-        vec![
-            payload(Base::Network, 16, 4, 0),
-            cmp(0, Operator::Equal, addr.clone()),
-        ]
-    };
-    let inbound_dnat = || {
-        vec![
-            lookup("inbound", 0, Some(4)),
-            nat_expr(NatSide::Destination, 4, Some(5), None, 0),
-        ]
-    };
-    let key_port = |field_offset| {
-        vec![
-            meta(MetaKey::L4Proto, 0),
-            payload(Base::Transport, field_offset, 2, 1),
-        ]
-    };
-    if matches!(nat.kind, NatKind::FullCone | NatKind::AddressRestricted) {
-        let mut exprs: Vec<Expr> = interface(true, outside, true, 0).into();
-        exprs.extend(to_outside_address());
-        exprs.extend(key_port(2));
-        if nat.kind == NatKind::AddressRestricted {
-            exprs.extend([payload(Base::Network, 12, 4, 2), lookup("allowed", 0, None)]);
-        }
-        exprs.extend(inbound_dnat());
-        add(&mut out, "dstnat", exprs, "");
-    }
-    if nat.hairpin {
-        let mut exprs: Vec<Expr> = interface(true, outside, false, 0).into();
-        exprs.extend(to_outside_address());
-        exprs.extend(key_port(2));
-        exprs.extend(inbound_dnat());
-        add(&mut out, "dstnat", exprs, "");
-    }
+/// The learned sets, each element living as long as an idle mapping.
+fn sets(nat: &Nat) -> Vec<Request> {
+    let timeout_ms = nat.timeout_secs.map_or(DEFAULT_TIMEOUT_SECS, u64::from) * 1000;
+    // Keys and data are 32-bit registers concatenated: a protocol, an address or a port each.
+    // The types are nft's own, so `nft list ruleset` in the node shows them readably.
+    let (proto, ip, port) = (TYPE_INET_PROTOCOL, TYPE_IPADDR, TYPE_INET_SERVICE);
+    [
+        ("eim", concat(&[proto, ip, port]), Some((port, 2))),
+        ("taken", concat(&[proto, port]), None),
+        ("inbound", concat(&[proto, port]), Some(concat(&[ip, port]))),
+        ("allowed", concat(&[proto, port, ip]), None),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(id, (name, key, data))| set(F, NAT_TABLE, name, id as u32 + 1, key, data, timeout_ms))
+    .collect()
+}
 
-    // Outbound, and hairpinned traffic going back in: the source becomes the outside address.
-    let mut selectors: Vec<Vec<Expr>> = vec![interface(false, outside, true, 0).into()];
-    if nat.hairpin {
-        let mut hairpinned: Vec<Expr> = interface(false, outside, false, 0).into();
-        hairpinned.extend(ct_bits(CtKey::Status, CT_DNAT, 0));
-        selectors.push(hairpinned);
-    }
-    for selector in selectors {
-        if nat.kind.independent_mapping() {
-            // The endpoint's mapping, if it has one.
-            let mut exprs = selector.clone();
+/// The rules of one NAT, with what they need at hand.
+struct Rules<'a> {
+    nat: &'a Nat,
+    outside: &'a str,
+    /// The outside address, as the packet carries it.
+    addr: Vec<u8>,
+}
+
+impl Rules<'_> {
+    /// Inbound: to the endpoint a mapped port belongs to, as the filtering allows, and hairpin.
+    fn inbound(&self) -> Vec<Vec<Expr>> {
+        let mut rules = Vec::new();
+        let to_mapped = |from_outside: bool, restricted: bool| {
+            let mut exprs: Vec<Expr> = interface(true, self.outside, from_outside, 0).into();
             exprs.extend([
-                meta(MetaKey::L4Proto, 0),
-                payload(Base::Network, 12, 4, 1),
-                payload(Base::Transport, 0, 2, 2),
-                lookup("eim", 0, Some(3)),
-                immediate(4, addr.clone()),
-                nat_expr(NatSide::Source, 4, Some(3), None, 0),
+                payload(Base::Network, 16, 4, 0),
+                cmp(0, Operator::Equal, self.addr.clone()),
             ]);
-            add(&mut out, "srcnat", exprs, "");
-            // A new endpoint whose port another endpoint holds: a random free one.
-            let mut exprs = selector.clone();
-            exprs.extend(key_port(0));
-            exprs.push(lookup("taken", 0, None));
-            exprs.extend(random_port(&addr));
-            add(&mut out, "srcnat", exprs, "");
-        } else {
-            for proto in [TCP, UDP] {
-                let mut exprs = selector.clone();
+            exprs.extend(key_port(2));
+            if restricted {
+                exprs.extend([payload(Base::Network, 12, 4, 2), lookup("allowed", 0, None)]);
+            }
+            exprs.extend([
+                lookup("inbound", 0, Some(4)),
+                nat_expr(NatSide::Destination, 4, Some(5), None, 0),
+            ]);
+            exprs
+        };
+        if matches!(
+            self.nat.kind,
+            NatKind::FullCone | NatKind::AddressRestricted
+        ) {
+            rules.push(to_mapped(true, self.nat.kind == NatKind::AddressRestricted));
+        }
+        if self.nat.hairpin {
+            rules.push(to_mapped(false, false));
+        }
+        rules
+    }
+
+    /// Outbound, and hairpinned traffic going back in: the source becomes the outside address.
+    fn outbound(&self) -> Vec<Vec<Expr>> {
+        let addr = &self.addr;
+        let mut selectors: Vec<Vec<Expr>> = vec![interface(false, self.outside, true, 0).into()];
+        if self.nat.hairpin {
+            let mut hairpinned: Vec<Expr> = interface(false, self.outside, false, 0).into();
+            hairpinned.extend(ct_bits(CtKey::Status, CT_DNAT, 0));
+            selectors.push(hairpinned);
+        }
+        let mut rules = Vec::new();
+        for selector in selectors {
+            let with = |tail: Vec<Expr>| selector.iter().cloned().chain(tail).collect::<Vec<_>>();
+            if self.nat.kind.independent_mapping() {
+                // The endpoint's mapping, if it has one.
+                rules.push(with(vec![
+                    meta(MetaKey::L4Proto, 0),
+                    payload(Base::Network, 12, 4, 1),
+                    payload(Base::Transport, 0, 2, 2),
+                    lookup("eim", 0, Some(3)),
+                    immediate(4, addr.clone()),
+                    nat_expr(NatSide::Source, 4, Some(3), None, 0),
+                ]));
+                // A new endpoint whose port another endpoint holds: a random free one.
+                let mut taken = key_port(0).to_vec();
+                taken.push(lookup("taken", 0, None));
+                taken.extend(random_port(addr));
+                rules.push(with(taken));
+            } else {
+                for proto in [TCP, UDP] {
+                    let mut random = vec![
+                        meta(MetaKey::L4Proto, 0),
+                        cmp(0, Operator::Equal, vec![proto]),
+                    ];
+                    random.extend(random_port(addr));
+                    rules.push(with(random));
+                }
+            }
+            // Its own port where free (and ICMP echo, whose identifier the kernel keeps unique).
+            rules.push(with(vec![
+                immediate(0, addr.clone()),
+                nat_expr(NatSide::Source, 0, None, None, 0),
+            ]));
+        }
+        rules
+    }
+
+    /// Learning, after source NAT, from connections the inside started.
+    fn learning(&self) -> Vec<Vec<Expr>> {
+        [TCP, UDP]
+            .into_iter()
+            .map(|proto| {
+                let mut exprs: Vec<Expr> = interface(false, self.outside, true, 0).into();
+                exprs.extend([
+                    ct(CtKey::Direction, None, 0),
+                    cmp(0, Operator::Equal, vec![Dir::Original as u8]),
+                ]);
+                exprs.extend(ct_bits(CtKey::Status, CT_SNAT, 0));
                 exprs.extend([
                     meta(MetaKey::L4Proto, 0),
                     cmp(0, Operator::Equal, vec![proto]),
+                    ct(CtKey::SrcIp, Some(Dir::Original), 1),
+                    ct(CtKey::ProtoSrc, Some(Dir::Original), 2),
+                    meta(MetaKey::L4Proto, 3),
+                    ct(CtKey::ProtoDst, Some(Dir::Reply), 4),
+                    ct(CtKey::DstIp, Some(Dir::Original), 5),
+                    update("inbound", 3, Some(1)),
                 ]);
-                exprs.extend(random_port(&addr));
-                add(&mut out, "srcnat", exprs, "");
-            }
-        }
-        // Its own port where free (and ICMP echo, whose identifier the kernel keeps unique).
-        let mut exprs = selector;
-        exprs.extend([
-            immediate(0, addr.clone()),
-            nat_expr(NatSide::Source, 0, None, None, 0),
-        ]);
-        add(&mut out, "srcnat", exprs, "");
+                if self.nat.kind.independent_mapping() {
+                    exprs.extend([update("eim", 0, Some(4)), update("taken", 3, None)]);
+                }
+                if self.nat.kind == NatKind::AddressRestricted {
+                    exprs.push(update("allowed", 3, None));
+                }
+                exprs
+            })
+            .collect()
     }
 
-    // Learning, after source NAT, from connections the inside started.
-    for proto in [TCP, UDP] {
-        let mut exprs: Vec<Expr> = interface(false, outside, true, 0).into();
-        exprs.extend([
-            ct(CtKey::Direction, None, 0),
-            cmp(0, Operator::Equal, vec![Dir::Original as u8]),
-        ]);
-        exprs.extend(ct_bits(CtKey::Status, CT_SNAT, 0));
-        exprs.extend([
-            meta(MetaKey::L4Proto, 0),
-            cmp(0, Operator::Equal, vec![proto]),
-            ct(CtKey::SrcIp, Some(Dir::Original), 1),
-            ct(CtKey::ProtoSrc, Some(Dir::Original), 2),
-            meta(MetaKey::L4Proto, 3),
-            ct(CtKey::ProtoDst, Some(Dir::Reply), 4),
-            ct(CtKey::DstIp, Some(Dir::Original), 5),
-            update("inbound", 3, Some(1)),
-        ]);
-        if nat.kind.independent_mapping() {
-            exprs.extend([update("eim", 0, Some(4)), update("taken", 3, None)]);
+    /// The NAT is its inside's firewall: from outside, only replies and what it maps in pass.
+    fn unsolicited(&self, forward: bool) -> Vec<Request> {
+        let chain = if forward { "forward" } else { "input" };
+        let from_outside = || -> Vec<Expr> { interface(true, self.outside, true, 0).into() };
+        let mut accepted = vec![CtKey::State];
+        if forward {
+            accepted.push(CtKey::Status);
         }
-        if nat.kind == NatKind::AddressRestricted {
-            exprs.push(update("allowed", 3, None));
-        }
-        add(&mut out, "learn", exprs, "");
-    }
-
-    // The NAT is its inside's firewall: from outside, only replies and what it maps in pass.
-    for chain in ["input", "forward"] {
-        let mut exprs: Vec<Expr> = interface(true, outside, true, 0).into();
-        exprs.extend(ct_bits(CtKey::State, CT_ESTABLISHED | CT_RELATED, 0));
-        exprs.push(verdict(true));
-        add(&mut out, chain, exprs, "");
-        if chain == "forward" {
-            let mut exprs: Vec<Expr> = interface(true, outside, true, 0).into();
-            exprs.extend(ct_bits(CtKey::Status, CT_DNAT, 0));
-            exprs.push(verdict(true));
-            add(&mut out, chain, exprs, "");
-        }
-        let mut exprs: Vec<Expr> = interface(true, outside, true, 0).into();
+        let mut out: Vec<Request> = accepted
+            .into_iter()
+            .map(|key| {
+                let bits = match key {
+                    CtKey::State => CT_ESTABLISHED | CT_RELATED,
+                    _ => CT_DNAT,
+                };
+                let mut exprs = from_outside();
+                exprs.extend(ct_bits(key, bits, 0));
+                exprs.push(verdict(true));
+                rule(F, NAT_TABLE, chain, exprs, "")
+            })
+            .collect();
+        let mut exprs = from_outside();
         exprs.extend([counter(), verdict(false)]);
-        add(&mut out, chain, exprs, UNSOLICITED);
+        out.push(rule(F, NAT_TABLE, chain, exprs, UNSOLICITED));
+        out
     }
-    out
+}
+
+/// The protocol and the port at `offset` of the transport header, into registers 0 and 1.
+fn key_port(offset: u32) -> [Expr; 2] {
+    [
+        meta(MetaKey::L4Proto, 0),
+        payload(Base::Transport, offset, 2, 1),
+    ]
 }
 
 /// nft's data types (its `enum datatypes`), for the sets' declared types.
