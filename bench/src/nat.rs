@@ -2,12 +2,11 @@
 //! `nat` lines, and against an `ip` + `nft` script that builds the same (needs Debian's
 //! `iproute2` and `nftables`).
 
-use std::process::Command;
 use std::time::Duration;
 
 use netns_test::Net;
 
-use crate::{median, ms, versus};
+use crate::{ms, run_script, versus};
 
 const NAT_TOPOLOGY: &str = include_str!("../../fixtures/nat.topo");
 
@@ -28,23 +27,6 @@ const HOME_RULES: &str = r#"table ip netns_test_nat {
 		timeout 2m
 	}
 
-	map inbound {
-		type inet_proto . inet_service : ipv4_addr . inet_service
-		size 65535
-		flags dynamic,timeout
-		timeout 2m
-	}
-
-	set allowed {
-		type inet_proto . inet_service . ipv4_addr
-		flags dynamic,timeout
-		timeout 2m
-	}
-
-	chain dstnat {
-		type nat hook prerouting priority dstnat; policy accept;
-	}
-
 	chain srcnat {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan" meta l4proto { tcp, udp } snat to 198.19.0.2:meta l4proto . ip saddr . th sport map @eim
@@ -54,8 +36,8 @@ const HOME_RULES: &str = r#"table ip netns_test_nat {
 
 	chain learn {
 		type filter hook postrouting priority srcnat + 1; policy accept;
-		oifname "wan" ct direction original ct status snat meta l4proto tcp update @inbound { meta l4proto . ct reply proto-dst : ct original ip saddr . ct original proto-src } update @eim { meta l4proto . ct original ip saddr . ct original proto-src : ct reply proto-dst } update @taken { meta l4proto . ct reply proto-dst }
-		oifname "wan" ct direction original ct status snat meta l4proto udp update @inbound { meta l4proto . ct reply proto-dst : ct original ip saddr . ct original proto-src } update @eim { meta l4proto . ct original ip saddr . ct original proto-src : ct reply proto-dst } update @taken { meta l4proto . ct reply proto-dst }
+		oifname "wan" ct direction original ct status snat meta l4proto tcp update @eim { meta l4proto . ct original ip saddr . ct original proto-src : ct reply proto-dst } update @taken { meta l4proto . ct reply proto-dst }
+		oifname "wan" ct direction original ct status snat meta l4proto udp update @eim { meta l4proto . ct original ip saddr . ct original proto-src : ct reply proto-dst } update @taken { meta l4proto . ct reply proto-dst }
 	}
 
 	chain input {
@@ -73,46 +55,11 @@ const HOME_RULES: &str = r#"table ip netns_test_nat {
 }
 "#;
 const ISP_RULES: &str = r#"table ip netns_test_nat {
-	map eim {
-		type inet_proto . ipv4_addr . inet_service : inet_service
-		flags dynamic,timeout
-		timeout 2m
-	}
-
-	set taken {
-		type inet_proto . inet_service
-		flags dynamic,timeout
-		timeout 2m
-	}
-
-	map inbound {
-		type inet_proto . inet_service : ipv4_addr . inet_service
-		size 65535
-		flags dynamic,timeout
-		timeout 2m
-	}
-
-	set allowed {
-		type inet_proto . inet_service . ipv4_addr
-		flags dynamic,timeout
-		timeout 2m
-	}
-
-	chain dstnat {
-		type nat hook prerouting priority dstnat; policy accept;
-	}
-
 	chain srcnat {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "up" meta l4proto tcp snat to 203.0.113.1:1024-65535 fully-random
 		oifname "up" meta l4proto udp snat to 203.0.113.1:1024-65535 fully-random
 		oifname "up" snat to 203.0.113.1
-	}
-
-	chain learn {
-		type filter hook postrouting priority srcnat + 1; policy accept;
-		oifname "up" ct direction original ct status snat meta l4proto tcp update @inbound { meta l4proto . ct reply proto-dst : ct original ip saddr . ct original proto-src }
-		oifname "up" ct direction original ct status snat meta l4proto udp update @inbound { meta l4proto . ct reply proto-dst : ct original ip saddr . ct original proto-src }
 	}
 
 	chain input {
@@ -196,32 +143,7 @@ fn script(runs: usize) -> Option<Duration> {
     std::fs::create_dir_all(&dir).ok()?;
     std::fs::write(dir.join("home.nft"), HOME_RULES).ok()?;
     std::fs::write(dir.join("isp.nft"), ISP_RULES).ok()?;
-    let out = Command::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "bash",
-            "-c",
-            NAT_SCRIPT,
-        ])
-        .env("RUNS", runs.to_string())
-        .env("DIR", &dir)
-        .output()
-        .ok();
+    let median = run_script(NAT_SCRIPT, runs, &[("DIR", dir.as_os_str())]);
     let _ = std::fs::remove_dir_all(&dir);
-    let out = out?;
-    if !out.status.success() {
-        eprintln!(
-            "nat script failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return None;
-    }
-    let samples: Vec<Duration> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse::<u64>().ok())
-        .map(Duration::from_nanos)
-        .collect();
-    (!samples.is_empty()).then(|| median(samples[samples.len().min(3)..].to_vec()))
+    median
 }

@@ -14,8 +14,8 @@ pub use netns_test_topology::Protocol;
 use netns_test_topology::{Node as NodeSpec, Rule};
 
 use crate::error::Error;
+use crate::requests::conntrack;
 use crate::requests::nftables::{self, Family, expr};
-use crate::requests::{conntrack, nftables::NAT_SETS};
 use crate::sys::netfilter::NetfilterSocket;
 
 /// One translated flow of a NAT, read from the node's connection tracking.
@@ -154,9 +154,15 @@ fn icmp_id(nla: &DefaultNla) -> Option<u16> {
 
 /// Forgets every mapping of the NAT in the calling thread's namespace: its connection tracking
 /// and its learned sets, so not even a full cone's strangers get in any more.
-pub(crate) fn flush(socket: &mut NetfilterSocket, node: &str) -> Result<(), Error> {
+pub(crate) fn flush(socket: &mut NetfilterSocket, spec: &NodeSpec) -> Result<(), Error> {
+    let node = spec.name.as_str();
     let context = |e| Error::io("forgetting the NAT's mappings", e).on_node(node);
-    let requests: Vec<_> = NAT_SETS
+    let sets = spec
+        .nat
+        .as_ref()
+        .map(nftables::nat_sets)
+        .unwrap_or_default();
+    let requests: Vec<_> = sets
         .iter()
         .map(|set| {
             let r = nftables::flush_set(Family::Ip, nftables::NAT_TABLE, set);

@@ -119,11 +119,11 @@ impl Node {
     /// learned from them (a full cone lets no stranger in any more). Inside hosts get new
     /// mappings with their next packet out.
     pub fn flush_nat(&self) -> Result<(), Error> {
-        self.nat_spec("forgetting the NAT's mappings")?;
+        let spec = self.nat_spec("forgetting the NAT's mappings")?;
         self.run(|| {
             let mut socket = NetfilterSocket::open()
                 .map_err(|e| Error::io("forgetting the NAT's mappings", e).on_node(&self.name))?;
-            middlebox::flush(&mut socket, &self.name)
+            middlebox::flush(&mut socket, spec)
         })
     }
 

@@ -2,7 +2,7 @@
 //! connection tracking requests and dumps, in the calling thread's network namespace.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
@@ -11,21 +11,12 @@ use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterProtoFamily, none::ControlMessage,
 };
 use nix::errno::Errno;
-use nix::sys::socket::{
-    self, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, setsockopt,
-    sockopt,
-};
+use nix::sys::socket::{self, MsgFlags, SockProtocol};
 
-use super::netlink::{NLMSG_DONE, NLMSG_ERROR, REPLY_TIMEOUT, Refusal, frames, parse_ack};
-use super::raw;
+use super::netlink::{NLMSG_DONE, NLMSG_ERROR, Refusal, frames, open_netlink, parse_ack};
 
-const SOL_NETLINK: libc::c_int = 270;
-const NETLINK_CAP_ACK: libc::c_int = 10;
-const NETLINK_EXT_ACK: libc::c_int = 11;
 /// The subsystem a batch's begin and end messages name.
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
-/// Room for the acknowledgements of the largest batch (a node's 1,024 rules, twice).
-const RECEIVE_BUFFER: usize = 1 << 20;
 
 /// An nfnetlink socket bound to the namespace it was opened in.
 pub(crate) struct NetfilterSocket {
@@ -37,24 +28,7 @@ pub(crate) struct NetfilterSocket {
 impl NetfilterSocket {
     /// Opens a socket in the calling thread's network namespace.
     pub fn open() -> io::Result<NetfilterSocket> {
-        let fd = socket::socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkNetFilter,
-        )?;
-        socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        for opt in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
-            let _ = raw::set_int_option(fd.as_fd(), SOL_NETLINK, opt, 1);
-        }
-        if setsockopt(&fd, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
-            let _ = setsockopt(&fd, sockopt::RcvBuf, &RECEIVE_BUFFER);
-        }
-        setsockopt(
-            &fd,
-            sockopt::ReceiveTimeout,
-            &nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0),
-        )?;
+        let fd = open_netlink(SockProtocol::NetlinkNetFilter)?;
         Ok(NetfilterSocket {
             fd,
             seq: 0,

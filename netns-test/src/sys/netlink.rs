@@ -67,28 +67,7 @@ pub(crate) struct Socket {
 impl Socket {
     /// Opens a socket in the calling thread's current network namespace.
     pub fn open() -> io::Result<Socket> {
-        let fd = socket::socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkRoute,
-        )?;
-        socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        for opt in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
-            // Best effort: older kernels lack extended acks, and we only lose the detail string.
-            let _ = raw::set_int_option(fd.as_fd(), SOL_NETLINK, opt, 1);
-        }
-        // Room for a burst of link events (a switch with hundreds of ports): forced past the
-        // system limit where we may (root), else as much as the system allows.
-        if setsockopt(&fd, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
-            let _ = setsockopt(&fd, sockopt::RcvBuf, &RECEIVE_BUFFER);
-        }
-        // A reply never waits longer than this: a kernel that stops answering is an error, not a hang.
-        setsockopt(
-            &fd,
-            sockopt::ReceiveTimeout,
-            &nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0),
-        )?;
+        let fd = open_netlink(SockProtocol::NetlinkRoute)?;
         Ok(Socket {
             fd,
             seq: 0,
@@ -301,6 +280,35 @@ impl Socket {
         }
         Ok(())
     }
+}
+
+/// A netlink socket of `protocol` in the calling thread's namespace, bound, asking for extended
+/// acknowledgements, with a large receive buffer and a reply timeout.
+pub(super) fn open_netlink(protocol: SockProtocol) -> io::Result<OwnedFd> {
+    let fd = socket::socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        protocol,
+    )?;
+    socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
+    for opt in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
+        // Best effort: older kernels lack extended acks, and we only lose the detail string.
+        let _ = raw::set_int_option(fd.as_fd(), SOL_NETLINK, opt, 1);
+    }
+    // Room for a burst of link events (a switch with hundreds of ports) or a big batch's
+    // acknowledgements: forced past the system limit where we may (root), else as much as the
+    // system allows.
+    if setsockopt(&fd, sockopt::RcvBufForce, &RECEIVE_BUFFER).is_err() {
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &RECEIVE_BUFFER);
+    }
+    // A reply never waits longer than this: a kernel that stops answering is an error, not a hang.
+    setsockopt(
+        &fd,
+        sockopt::ReceiveTimeout,
+        &nix::sys::time::TimeVal::new(REPLY_TIMEOUT.as_secs() as _, 0),
+    )?;
+    Ok(fd)
 }
 
 /// The netlink messages of one datagram, each with its header.

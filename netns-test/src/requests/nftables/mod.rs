@@ -15,7 +15,7 @@ use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProto
 
 pub(crate) use expr::Expr;
 pub(crate) use firewall::{FILTER_TABLE, firewall};
-pub(crate) use nat::{NAT_SETS, NAT_TABLE, UNSOLICITED, nat};
+pub(crate) use nat::{NAT_TABLE, UNSOLICITED, nat, nat_sets};
 
 /// One message of an nf_tables batch, with the netlink flags it is sent with.
 pub(crate) struct Request {

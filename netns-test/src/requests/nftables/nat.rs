@@ -26,8 +26,27 @@ use super::{Family, HookPoint, Request, chain, rule, set, table};
 
 /// The NAT's table in its node.
 pub(crate) const NAT_TABLE: &str = "netns_test_nat";
-/// The sets a flush empties, with the connection tracking table.
-pub(crate) const NAT_SETS: [&str; 4] = ["eim", "taken", "inbound", "allowed"];
+/// The learned sets a NAT of this kind needs: mappings (`eim`, `taken`) for the
+/// endpoint-independent types, `inbound` where packets are mapped in (cones, hairpin),
+/// `allowed` for address-restricted filtering. A flush empties them.
+pub(crate) fn nat_sets(nat: &Nat) -> Vec<&'static str> {
+    let mut sets = Vec::new();
+    if nat.kind.independent_mapping() {
+        sets.extend(["eim", "taken"]);
+    }
+    if maps_inbound(nat) {
+        sets.push("inbound");
+    }
+    if nat.kind == NatKind::AddressRestricted {
+        sets.push("allowed");
+    }
+    sets
+}
+
+/// Whether packets from outside (or hairpinned ones) are mapped to inside endpoints.
+fn maps_inbound(nat: &Nat) -> bool {
+    nat.hairpin || matches!(nat.kind, NatKind::FullCone | NatKind::AddressRestricted)
+}
 /// The tag of the rules that drop unsolicited packets from outside.
 pub(crate) const UNSOLICITED: &str = "nat:unsolicited";
 /// How long a learned mapping lives idle without `timeout=`: the kernel's default for a UDP
@@ -47,24 +66,32 @@ pub(crate) fn nat(nat: &Nat, outside: &str) -> Vec<Request> {
     };
     let mut out = vec![table(F, NAT_TABLE)];
     out.extend(sets(nat));
+    // Only the chains with rules: each base chain is a hook the kernel registers and runs.
+    let rules = [
+        ("dstnat", "nat", HookPoint::Prerouting, -100, the.inbound()),
+        ("srcnat", "nat", HookPoint::Postrouting, 100, the.outbound()),
+        (
+            "learn",
+            "filter",
+            HookPoint::Postrouting,
+            101,
+            the.learning(),
+        ),
+    ];
+    for (name, kind, hook, priority, list) in rules {
+        if list.is_empty() {
+            continue;
+        }
+        out.push(chain(F, NAT_TABLE, name, kind, hook, priority));
+        out.extend(
+            list.into_iter()
+                .map(|exprs| rule(F, NAT_TABLE, name, exprs, "")),
+        );
+    }
     out.extend([
-        chain(F, NAT_TABLE, "dstnat", "nat", HookPoint::Prerouting, -100),
-        chain(F, NAT_TABLE, "srcnat", "nat", HookPoint::Postrouting, 100),
-        chain(F, NAT_TABLE, "learn", "filter", HookPoint::Postrouting, 101),
         chain(F, NAT_TABLE, "input", "filter", HookPoint::Input, 0),
         chain(F, NAT_TABLE, "forward", "filter", HookPoint::Forward, 0),
     ]);
-    let rules = [
-        ("dstnat", the.inbound()),
-        ("srcnat", the.outbound()),
-        ("learn", the.learning()),
-    ];
-    for (chain, list) in rules {
-        out.extend(
-            list.into_iter()
-                .map(|exprs| rule(F, NAT_TABLE, chain, exprs, "")),
-        );
-    }
     for chain in ["input", "forward"] {
         out.extend(the.unsolicited(chain == "forward"));
     }
@@ -77,6 +104,7 @@ fn sets(nat: &Nat) -> Vec<Request> {
     // Keys and data are 32-bit registers concatenated: a protocol, an address or a port each.
     // The types are nft's own, so `nft list ruleset` in the node shows them readably.
     let (proto, ip, port) = (TYPE_INET_PROTOCOL, TYPE_IPADDR, TYPE_INET_SERVICE);
+    let wanted = nat_sets(nat);
     [
         ("eim", concat(&[proto, ip, port]), Some((port, 2))),
         ("taken", concat(&[proto, port]), None),
@@ -85,6 +113,7 @@ fn sets(nat: &Nat) -> Vec<Request> {
     ]
     .into_iter()
     .enumerate()
+    .filter(|(_, (name, _, _))| wanted.contains(name))
     .map(|(id, (name, key, data))| set(F, NAT_TABLE, name, id as u32 + 1, key, data, timeout_ms))
     .collect()
 }
@@ -177,6 +206,9 @@ impl Rules<'_> {
 
     /// Learning, after source NAT, from connections the inside started.
     fn learning(&self) -> Vec<Vec<Expr>> {
+        if nat_sets(self.nat).is_empty() {
+            return Vec::new();
+        }
         [TCP, UDP]
             .into_iter()
             .map(|proto| {
@@ -194,8 +226,10 @@ impl Rules<'_> {
                     meta(MetaKey::L4Proto, 3),
                     ct(CtKey::ProtoDst, Some(Dir::Reply), 4),
                     ct(CtKey::DstIp, Some(Dir::Original), 5),
-                    update("inbound", 3, Some(1)),
                 ]);
+                if maps_inbound(self.nat) {
+                    exprs.push(update("inbound", 3, Some(1)));
+                }
                 if self.nat.kind.independent_mapping() {
                     exprs.extend([update("eim", 0, Some(4)), update("taken", 3, None)]);
                 }
