@@ -10,10 +10,7 @@ route laptop default via 198.18.1.1
 route home default via 198.19.0.1
 ";
 
-fn fails(text: &str) -> (usize, usize, String, String) {
-    let e = parse(text).expect_err(text);
-    (e.line, e.column, e.token, e.message)
-}
+use crate::tests::{assert_rejections, fails};
 
 #[test]
 fn the_spec_fixture_resolves_outside_interfaces_addresses_and_types() {
@@ -138,19 +135,7 @@ fn every_middlebox_rejection_names_line_column_and_token() {
         ("firewall home drop", (6, 20, ""), "a protocol"),
         ("firewall home", (6, 15, ""), "a rule"),
     ];
-    for (tail, (line, column, token), needle) in cases {
-        let text = format!("{HOME}{tail}");
-        let (l, c, t, m) = fails(&text);
-        assert_eq!(
-            (l, c, t.as_str()),
-            (*line, *column, *token),
-            "{tail:?}: {m}"
-        );
-        assert!(
-            m.contains(needle),
-            "{tail:?}: message {m:?} lacks {needle:?}"
-        );
-    }
+    assert_rejections(HOME, cases);
     let ipv6_only = "a 2001:db8::1/64 -- r 2001:db8::2/64\nnat r eth0";
     let (_, _, token, m) = fails(ipv6_only);
     assert_eq!(token, "eth0");

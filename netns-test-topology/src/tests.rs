@@ -8,7 +8,7 @@ fn ips(t: &Topology, node: &str) -> Vec<String> {
         .collect()
 }
 
-fn fails(text: &str) -> (usize, usize, String, String) {
+pub(crate) fn fails(text: &str) -> (usize, usize, String, String) {
     let e = parse(text).expect_err(text);
     (e.line, e.column, e.token, e.message)
 }
@@ -197,8 +197,14 @@ fn every_rejection_names_line_column_and_token() {
             "same IP family",
         ),
     ];
+    assert_rejections("", cases);
+}
+
+/// Each text (after `prefix`) is refused at its line, column and token, with a message that
+/// holds the needle and names the token.
+pub(crate) fn assert_rejections(prefix: &str, cases: &[(&str, (usize, usize, &str), &str)]) {
     for (text, (line, column, token), needle) in cases {
-        let (l, c, t, m) = fails(text);
+        let (l, c, t, m) = fails(&format!("{prefix}{text}"));
         assert_eq!(
             (l, c, t.as_str()),
             (*line, *column, *token),

@@ -42,7 +42,10 @@ pub(super) fn nat(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
     for token in rest {
         if let Some(k) = nat_kind(token.text) {
             if kind.replace(k).is_some() {
-                return Err(err(token, "a NAT has one type; this one is given twice"));
+                return Err(err(
+                    token,
+                    format!("a NAT has one type: `{}` is given twice", token.text),
+                ));
             }
         } else if token.text == "hairpin" {
             hairpin = true;
@@ -69,7 +72,7 @@ pub(super) fn nat(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
 }
 
 fn timeout(token: &Token<'_>, value: &str) -> Result<u32, TopologyError> {
-    let bad = |why: String| err(token, format!("bad NAT timeout `{value}`: {why}"));
+    let bad = |why: String| err(token, format!("bad NAT timeout `{}`: {why}", token.text));
     let ns = duration(value).map_err(bad)?;
     if ns % 1_000_000_000 != 0 || ns == 0 || ns / 1_000_000_000 > MAX_TIMEOUT_SECS {
         return Err(bad(format!(
@@ -163,18 +166,30 @@ fn protocol_match(token: &Token<'_>) -> Result<Match, TopologyError> {
         });
     };
     if protocol == Protocol::Icmp {
-        return Err(err(token, "icmp has no ports: write `icmp` alone"));
+        return Err(err(
+            token,
+            format!(
+                "icmp has no ports: write `icmp` alone, not `{}`",
+                token.text
+            ),
+        ));
     }
     let port = |text: &str| -> Result<u16, TopologyError> {
         match text.parse::<u32>() {
             Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
             Ok(p) => Err(err(
                 token,
-                format!("port {p} is out of range: a port is 1 to 65535"),
+                format!(
+                    "port {p} in `{}` is out of range: a port is 1 to 65535",
+                    token.text
+                ),
             )),
             Err(_) => Err(err(
                 token,
-                format!("`{text}` is not a port: write N or N-M, e.g. `tcp/443`, `udp/1000-2000`"),
+                format!(
+                    "`{text}` in `{}` is not a port: write N or N-M, e.g. `tcp/443`, `udp/1000-2000`",
+                    token.text
+                ),
             )),
         }
     };
@@ -188,7 +203,10 @@ fn protocol_match(token: &Token<'_>) -> Result<Match, TopologyError> {
     if first > last {
         return Err(err(
             token,
-            format!("port range {first}-{last} is reversed: write {last}-{first}"),
+            format!(
+                "port range {first}-{last} in `{}` is reversed: write {last}-{first}",
+                token.text
+            ),
         ));
     }
     Ok(Match {
