@@ -8,11 +8,10 @@ use crate::Errors;
 /// Every way `function` cannot be a `#[netns_test]`, each at its own span.
 pub(crate) fn check(function: &ItemFn, errors: &mut Errors) {
     let sig = &function.sig;
-    if let Some(attr) = function.attrs.iter().find(|a| a.path().is_ident("test")) {
-        errors.push(syn::Error::new(
-            attr.span(),
-            "remove `#[test]`: `#[netns_test]` already makes the function a test",
-        ));
+    for attr in &function.attrs {
+        if let Some(message) = other_test_attribute(attr.path()) {
+            errors.push(syn::Error::new(attr.span(), message));
+        }
     }
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new(
@@ -39,6 +38,33 @@ pub(crate) fn check(function: &ItemFn, errors: &mut Errors) {
         }
         _ => {}
     }
+}
+
+/// Why another test attribute cannot sit with `#[netns_test]`, if `path` is one: `#[test]`,
+/// `#[tokio::test]` (or any `*::test`), or the `#[::core::prelude::v1::test]` such an attribute
+/// leaves behind when it is written above `#[netns_test]` and expands first.
+fn other_test_attribute(path: &syn::Path) -> Option<String> {
+    let last = path.segments.last()?;
+    if last.ident != "test" {
+        return None;
+    }
+    let written: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    Some(match written.first().map(String::as_str) {
+        Some("test") => {
+            "remove `#[test]`: `#[netns_test]` already makes the function a test".into()
+        }
+        Some("core" | "std") => "another test attribute above `#[netns_test]` (such as \
+             `#[tokio::test]`) has already made this function a test: remove it; \
+             `#[netns_test]` makes the test and runs `async fn` bodies on its own tokio runtime, \
+             inside the node (`flavor`, `worker_threads` as in `#[tokio::test]`)"
+            .into(),
+        _ => format!(
+            "remove `#[{}]`: `#[netns_test]` makes the test and runs `async fn` bodies on its \
+             own tokio runtime, inside the node (`flavor`, `worker_threads` as in \
+             `#[tokio::test]`)",
+            written.join("::")
+        ),
+    })
 }
 
 /// The `expected` message of `#[should_panic(expected = "...")]` or `#[should_panic = "..."]`:

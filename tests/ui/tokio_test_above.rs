@@ -1,0 +1,7 @@
+use netns_test::netns_test;
+
+#[tokio::test]
+#[netns_test]
+async fn t() {}
+
+fn main() {}
