@@ -8,36 +8,65 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::{Parser, Subcommand};
 use netns_test::Net;
 use netns_test::topology::Topology;
 
 /// The topology `up` builds when given no file: SPEC's router example.
 const DEFAULT_TOPOLOGY: &str = include_str!("../../fixtures/router.topo");
 
-const USAGE: &str = "\
-usage:
-  netns-test check FILE...                     validate topology files
-  netns-test up [FILE] [--pingall]             build (default: the embedded fixtures/router.topo),
-                                               print nodes, interfaces, addresses and build time;
-                                               --pingall: every node pings every other node;
-                                               exit 1 if a pair fails that no declared NAT or
-                                               firewall stops
-  netns-test run FILE [--node NAME] -- CMD...  run CMD inside a node; its exit status is ours
-  netns-test clean                             remove the /run/netns pins (NETNS_TEST_KEEP=1) of
-                                               test processes that are gone";
+/// Check topology files, bring a topology up and ping across it, run a command inside a node.
+/// Everything goes through the same library and parser as the tests.
+#[derive(Parser)]
+#[command(name = "netns-test", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate topology files; a mistake reads as the attribute prints it at compile time
+    Check {
+        /// The topology files
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Build a topology, print its nodes, interfaces, addresses, NATs and firewalls and the
+    /// build time, then tear it down
+    Up {
+        /// A topology file (default: the embedded fixtures/router.topo)
+        file: Option<String>,
+        /// Every node pings every other node's address; exit 1 if a pair fails that no declared
+        /// NAT or firewall stops
+        #[arg(long)]
+        pingall: bool,
+    },
+    /// Run a command inside a node of a topology; its exit status is ours
+    Run {
+        /// The topology file
+        file: String,
+        /// The node (default: the first named)
+        #[arg(long)]
+        node: Option<String>,
+        /// The command and its arguments, after `--`
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Remove the /run/netns pins (NETNS_TEST_KEEP=1) of test processes that are gone
+    Clean,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("check") if args.len() > 1 => check(&args[1..]),
-        Some("up") => up(&args[1..]),
-        Some("run") => run(&args[1..]),
-        Some("clean") if args.len() == 1 => clean(),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => Err(USAGE.to_string()),
+    let result = match Cli::parse().command {
+        Command::Check { files } => check(&files),
+        Command::Up { file, pingall } => up(file.as_deref(), pingall),
+        Command::Run {
+            file,
+            node,
+            command,
+        } => run(&file, node.as_deref(), &command),
+        Command::Clean => clean(),
     };
     result.unwrap_or_else(|message| {
         eprintln!("netns-test: {message}");
@@ -92,17 +121,7 @@ fn load(file: Option<&str>) -> Result<(String, Topology), String> {
     Ok((name, topology))
 }
 
-fn up(args: &[String]) -> Result<ExitCode, String> {
-    let mut file = None;
-    let mut pingall = false;
-    for arg in args {
-        match arg.as_str() {
-            "--pingall" => pingall = true,
-            a if a.starts_with('-') => return Err(format!("unknown option {a}\n{USAGE}")),
-            a if file.is_none() => file = Some(a),
-            a => return Err(format!("unexpected argument {a}\n{USAGE}")),
-        }
-    }
+fn up(file: Option<&str>, pingall: bool) -> Result<ExitCode, String> {
     let (name, topology) = load(file)?;
     let links = topology.links().len();
     let started = Instant::now();
@@ -271,28 +290,9 @@ fn clean() -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run(args: &[String]) -> Result<ExitCode, String> {
-    let split = args
-        .iter()
-        .position(|a| a == "--")
-        .ok_or_else(|| format!("run needs `-- CMD...`\n{USAGE}"))?;
-    let (before, command) = (&args[..split], &args[split + 1..]);
-    if command.is_empty() {
-        return Err(format!("run needs a command after `--`\n{USAGE}"));
-    }
-    let mut file = None;
-    let mut node = None;
-    let mut it = before.iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--node" => node = Some(it.next().ok_or("--node needs a name")?.clone()),
-            a if file.is_none() && !a.starts_with('-') => file = Some(a.to_string()),
-            a => return Err(format!("unexpected argument {a}\n{USAGE}")),
-        }
-    }
-    let file = file.ok_or_else(|| format!("run needs a topology FILE\n{USAGE}"))?;
-    let (_, topology) = load(Some(&file))?;
-    if let Some(n) = &node {
+fn run(file: &str, node: Option<&str>, command: &[String]) -> Result<ExitCode, String> {
+    let (_, topology) = load(Some(file))?;
+    if let Some(n) = node {
         if topology.node(n).is_none() {
             let known: Vec<&str> = topology.nodes().iter().map(|n| n.name.as_str()).collect();
             return Err(format!(
@@ -302,7 +302,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         }
     }
     let net = Net::from_topology(topology).map_err(|e| e.to_string())?;
-    let target = match &node {
+    let target = match node {
         Some(n) => net.node(n),
         None => net.nodes().next().expect("a topology has a node"),
     };

@@ -159,3 +159,40 @@ fn up_shows_nats_and_firewalls_and_pingall_tells_declared_stops_from_failures() 
     assert!(stdout.contains("  firewall block-inbound"), "{stdout}");
     assert!(stdout.contains("FAIL"), "{stdout}");
 }
+
+#[test]
+fn every_subcommand_has_help_and_mistakes_are_usage_errors() {
+    for sub in [
+        &["--help"][..],
+        &["check", "--help"],
+        &["up", "--help"],
+        &["run", "--help"],
+        &["clean", "--help"],
+    ] {
+        let out = netns_test(sub);
+        assert!(out.status.success(), "{sub:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: netns-test"),
+            "{sub:?}"
+        );
+    }
+    let out = netns_test(&["--version"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("netns-test {}", env!("CARGO_PKG_VERSION"))
+    );
+    for wrong in [
+        &["bogus"][..],
+        &["up", "--ping-all"],
+        &["check"],
+        &["run", "x.topo"],
+    ] {
+        let out = netns_test(wrong);
+        assert_eq!(out.status.code(), Some(2), "{wrong:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains("Usage: netns-test"),
+            "{wrong:?}: {stderr}"
+        );
+    }
+}
