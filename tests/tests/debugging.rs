@@ -205,3 +205,23 @@ fn a_passing_test_keeps_no_capture_unless_asked() {
     assert!(tcpdump(&kept).contains("UDP, length 16"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[netns_test(
+    topology = "a 203.0.113.1/24 -- b 203.0.113.2/24\nroute a 198.51.100.0/24 via 203.0.113.2"
+)]
+fn a_net_prints_itself_as_the_failure_dump_does(net: &Net) {
+    let text = net.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "a", "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("  eth0   UP") && l.contains("203.0.113.1/24")),
+        "{text}"
+    );
+    assert!(
+        text.contains("route  198.51.100.0/24 via 203.0.113.2 dev eth0"),
+        "{text}"
+    );
+    assert!(lines.contains(&"b"), "{text}");
+}

@@ -25,7 +25,7 @@ struct Interface {
 /// Every node's interfaces (name, state, MTU, addresses; link-local IPv6 left out) and routes
 /// (main table), one aligned block per node; for a NAT, its live mappings, and for a NAT or
 /// firewall, what each rule has stopped.
-pub(crate) fn describe(net: &Net) -> String {
+fn describe(net: &Net) -> String {
     let mut out = String::new();
     let read = |node: &crate::node::Node| {
         let mut text = read_node()?;
@@ -44,6 +44,21 @@ pub(crate) fn describe(net: &Net) -> String {
         }
     }
     out
+}
+
+/// The live topology as the kernel holds it, as a failing test's dump prints it: each node's
+/// interfaces (name, state, MTU, addresses), its routes, and for NATs and firewalls their
+/// mappings and what each rule stopped. Read over netlink when formatted.
+///
+/// ```no_run
+/// let net = netns_test::Net::build("a -- b")?;
+/// println!("{net}");
+/// # Ok::<(), netns_test::Error>(())
+/// ```
+impl std::fmt::Display for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(self))
+    }
 }
 
 /// A NAT's mappings and the packets each NAT or firewall rule stopped, read from inside the node.

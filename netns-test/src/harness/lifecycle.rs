@@ -2,7 +2,7 @@
 //! what the kernel holds, tear everything down. [`Test`] is what `#[netns_test]` expands to.
 
 use crate::debug::capture::Capture;
-use crate::debug::{inspect, keep};
+use crate::debug::keep;
 use crate::error::ErrorKind;
 use crate::net::Net;
 use crate::node::Node;
@@ -193,8 +193,7 @@ fn start_capture(net: &Net, spec: &Test<'_>) -> Option<Capture> {
 fn report_failure(net: &Net, spec: &Test<'_>, capture: Option<Capture>) {
     let mut report = format!(
         "netns-test: {} failed; its topology as the kernel holds it:\n{}",
-        spec.name,
-        inspect::describe(net)
+        spec.name, net
     );
     if let Some(seeds) = net.seed_report() {
         report.push_str(&seeds);
