@@ -8,7 +8,11 @@ use netns_test::Net;
 
 use crate::{ms, run_script, versus};
 
-const NAT_TOPOLOGY: &str = include_str!("../../fixtures/nat.topo");
+/// Read when the bench runs (from the workspace), so the crate packages on its own.
+fn nat_topology() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/nat.topo");
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+}
 
 /// The rule sets netns-test installs in `home` and `isp`, as `nft list ruleset` shows them
 /// (two rules given `meta l4proto { tcp, udp }`, which nft's parser wants before a port map).
@@ -106,7 +110,8 @@ done
 
 /// Prints the NAT table.
 pub fn table(runs: usize) {
-    let plain: String = NAT_TOPOLOGY
+    let text = nat_topology();
+    let plain: String = text
         .lines()
         .filter(|l| !l.starts_with("nat "))
         .map(|l| format!("{l}\n"))
@@ -114,7 +119,7 @@ pub fn table(runs: usize) {
     let (with, without) = versus(
         runs,
         None,
-        || Net::build(NAT_TOPOLOGY).unwrap(),
+        || Net::build(&text).unwrap(),
         || Net::build(&plain).unwrap(),
     );
     println!("| `fixtures/nat.topo` (4 nodes, 2 NATs), build + drop | median | ratio |");

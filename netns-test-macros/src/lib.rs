@@ -1,6 +1,6 @@
 //! The `#[netns_test]` attribute. Use it through the `netns-test` crate, which re-exports it.
 //!
-//! Shaped as tokio-macros is: the arguments are parsed into a [`config::Config`], the checks
+//! Shaped as tokio-macros is: the arguments are parsed into a `Config`, the checks
 //! that span several arguments are made in one place, and only then is the test rendered. On
 //! any error the user's function is emitted unchanged beside every error found, so the editor
 //! keeps checking its body.

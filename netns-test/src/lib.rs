@@ -1,36 +1,4 @@
-//! # netns-test
-//!
-//! Run Rust tests inside fresh Linux network namespaces, wired as a declared topology of nodes,
-//! veth links, bridges, addresses and routes; torn down by the kernel when the test ends,
-//! whatever happened.
-//!
-//! ```no_run
-//! use netns_test::{netns_test, Net};
-//!
-//! #[netns_test(topology = "a -- b")]
-//! fn talks(net: &Net) {
-//!     let listener = net.node("b").run(|| std::net::TcpListener::bind("0.0.0.0:7000").unwrap());
-//!     std::net::TcpStream::connect((net.node("b").ip(), 7000)).unwrap();
-//!     drop(listener);
-//! }
-//! ```
-//!
-//! The topology language, one statement per line or `;`:
-//!
-//! ```text
-//! node   NAME [forward] [sysctl KEY=VALUE]...
-//! switch NAME [CIDR]...
-//! [link] END -- END [OPTION]...          END = NODE[:IFACE] [CIDR]...
-//!        OPTION = mtu=N | delay=DUR | jitter=DUR | loss=PCT | rate=RATE | seed=N
-//! route  NODE DEST via GATEWAY           DEST = CIDR | default
-//! route  NODE DEST dev IFACE
-//! nat    NODE [IFACE] [TYPE] [hairpin] [timeout=DUR]
-//!        TYPE = full-cone | address-restricted | port-restricted | symmetric
-//! firewall NODE [in IFACE] RULE...       RULE = block-inbound | drop|reject|allow PROTO[/PORTS]...
-//! ```
-//!
-//! See the README for the full reference, the guarantees and the environments it runs in.
-
+#![doc = include_str!("../guide.md")]
 #![warn(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 

@@ -17,7 +17,7 @@ use crate::middlebox::{self, Mapping, Stopped};
 use crate::sys::namespace::{self, Entered};
 use crate::sys::netfilter::NetfilterSocket;
 
-/// One node of a [`Net`]: a network namespace of its own.
+/// One node of a [`Net`](crate::Net): a network namespace of its own.
 pub struct Node {
     name: String,
     ips: Vec<IpAddr>,
@@ -72,7 +72,7 @@ impl Node {
     }
 
     /// Spawns `fut` on a tokio runtime whose threads all live inside this node. The runtime is
-    /// made on first use and shut down when the [`Net`] is dropped.
+    /// made on first use and shut down when the [`Net`](crate::Net) is dropped.
     pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -167,13 +167,13 @@ impl Node {
     }
 
     /// A [`std::process::Command`] whose process runs inside this node: it sees the node's
-    /// interfaces in `/proc/net` and `/sys/class/net`, and is killed when the [`Net`] is dropped.
+    /// interfaces in `/proc/net` and `/sys/class/net`, and is killed when the [`Net`](crate::Net) is dropped.
     pub fn command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
         self.commands.store(true, Ordering::Relaxed);
         command::command(self.ns.clone(), program.as_ref())
     }
 
-    /// A path naming this node's namespace while the [`Net`] lives, for `nsenter --net=PATH`
+    /// A path naming this node's namespace while the [`Net`](crate::Net) lives, for `nsenter --net=PATH`
     /// or `ip netns exec`-like tools.
     pub fn netns_path(&self) -> PathBuf {
         PathBuf::from(format!(

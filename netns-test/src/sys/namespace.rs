@@ -39,7 +39,7 @@ pub(crate) fn remember_start() {
 
 /// The inode of the host's network namespace: pid 1's, or where that cannot be read (no ptrace
 /// access to pid 1, as in a sandbox or a user namespace), the one this process started in,
-/// recorded before `main` ([`remember_start`]).
+/// recorded before `main`.
 pub fn host_inode() -> u64 {
     static HOST: OnceLock<u64> = OnceLock::new();
     *HOST.get_or_init(|| {
