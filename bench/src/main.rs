@@ -165,7 +165,8 @@ fn teardown_table() {
 
 const PAIR_SCRIPT: &str = r#"
 set -e
-mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns
+# A tmpfs over /run in this private mount namespace: /run/netns is made there, never on the host.
+mount -t tmpfs netns-bench /run && mkdir /run/netns
 for i in $(seq "$RUNS"); do
   s=$(date +%s%N)
   ip netns add bench-a; ip netns add bench-b

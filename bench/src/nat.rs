@@ -85,7 +85,8 @@ const ISP_RULES: &str = r#"table ip netns_test_nat {
 /// forwarding, and each NAT's rule set through `nft -f`; per-iteration times in ns.
 const NAT_SCRIPT: &str = r#"
 set -e
-mkdir -p /run/netns && mount -t tmpfs netns-bench /run/netns
+# A tmpfs over /run in this private mount namespace: /run/netns is made there, never on the host.
+mount -t tmpfs netns-bench /run && mkdir /run/netns
 for i in $(seq "$RUNS"); do
   s=$(date +%s%N)
   for n in laptop home isp server; do ip netns add b-$n; ip -n b-$n link set lo up; done

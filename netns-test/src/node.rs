@@ -168,6 +168,17 @@ impl Node {
 
     /// A [`std::process::Command`] whose process runs inside this node: it sees the node's
     /// interfaces in `/proc/net` and `/sys/class/net`, and is killed when the [`Net`](crate::Net) is dropped.
+    ///
+    /// For async code, `tokio::process::Command::from` it (tokio's `process` feature): what
+    /// this sets up, entering the node, goes along.
+    ///
+    /// ```no_run
+    /// # async fn demo(net: &netns_test::Net) -> std::io::Result<()> {
+    /// let status = net.node("b").command("ip").args(["addr", "show"]).status()?;
+    /// let mut ls = tokio::process::Command::from(net.node("b").command("ls"));
+    /// let output = ls.arg("/sys/class/net").output().await?; // b's interfaces
+    /// # Ok(()) }
+    /// ```
     pub fn command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
         self.commands.store(true, Ordering::Relaxed);
         command::command(self.ns.clone(), program.as_ref())

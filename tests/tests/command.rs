@@ -76,3 +76,15 @@ fn processes_die_with_the_net(net: &Net) {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[netns_test(topology = "a -- b\nb -- c")]
+async fn a_tokio_process_from_node_command_runs_inside_the_node(net: &Net) {
+    let mut ls = tokio::process::Command::from(net.node("b").command("ls"));
+    let output = ls.arg("/sys/class/net").output().await.unwrap();
+    assert!(output.status.success());
+    let names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(names, ["eth0", "eth1", "lo"]);
+}
