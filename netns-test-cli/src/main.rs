@@ -301,14 +301,14 @@ fn clean() -> Result<ExitCode, String> {
 
 fn run(file: &str, node: Option<&str>, command: &[String]) -> Result<ExitCode, String> {
     let (_, topology) = load(Some(file))?;
-    if let Some(n) = node {
-        if topology.node(n).is_none() {
-            let known: Vec<&str> = topology.nodes().iter().map(|n| n.name.as_str()).collect();
-            return Err(format!(
-                "no node `{n}` in {file} (nodes: {})",
-                known.join(", ")
-            ));
-        }
+    if let Some(n) = node
+        && topology.node(n).is_none()
+    {
+        let known: Vec<&str> = topology.nodes().iter().map(|n| n.name.as_str()).collect();
+        return Err(format!(
+            "no node `{n}` in {file} (nodes: {})",
+            known.join(", ")
+        ));
     }
     let net = Net::from_topology(topology).map_err(|e| e.to_string())?;
     let target = match node {

@@ -209,10 +209,10 @@ pub(super) fn raise_open_file_limit() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         use nix::sys::resource::{Resource, getrlimit, setrlimit};
-        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-            if soft < hard {
-                let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-            }
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+            && soft < hard
+        {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
         }
     });
 }
