@@ -64,6 +64,26 @@ enum Command {
     },
     /// Remove the /run/netns pins (NETNS_TEST_KEEP=1) of test processes that are gone
     Clean,
+    /// Draw a topology file: nodes, switches, links with interfaces and addresses, NATs,
+    /// firewalls and link conditions, to standard output
+    Draw {
+        /// The topology file
+        file: String,
+        /// The picture's format
+        #[arg(long, value_enum, default_value_t = Format::Svg)]
+        format: Format,
+    },
+}
+
+/// What `draw` writes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// SVG, laid out here (no Graphviz needed)
+    Svg,
+    /// Graphviz DOT
+    Dot,
+    /// A Mermaid flowchart
+    Mermaid,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +96,7 @@ fn main() -> ExitCode {
             command,
         } => run(&file, node.as_deref(), &command),
         Command::Clean => clean(),
+        Command::Draw { file, format } => draw(&file, format),
     };
     result.unwrap_or_else(|message| {
         eprintln!("netns-test: {message}");
@@ -284,6 +305,17 @@ fn pingall_matrix(net: &Net) -> bool {
         println!("  stopped by declaration: {pair}");
     }
     failed == 0
+}
+
+fn draw(file: &str, format: Format) -> Result<ExitCode, String> {
+    let (_, topology) = load(Some(file))?;
+    let picture = match format {
+        Format::Svg => netns_test::picture::svg(&topology),
+        Format::Dot => netns_test::picture::dot(&topology),
+        Format::Mermaid => netns_test::picture::mermaid(&topology),
+    };
+    print!("{picture}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn clean() -> Result<ExitCode, String> {

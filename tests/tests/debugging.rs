@@ -152,7 +152,10 @@ fn a_failed_test_keeps_a_pcap_per_interface_that_tcpdump_reads() {
     assert!(!out.status.success());
     let test_dir = dir.join("debugging").join("failing_probe");
     assert!(
-        text(&out).contains(&format!("packet captures in {}", test_dir.display())),
+        text(&out).contains(&format!(
+            "packet captures and topology.svg in {}",
+            test_dir.display()
+        )),
         "{}",
         text(&out)
     );
@@ -163,8 +166,16 @@ fn a_failed_test_keeps_a_pcap_per_interface_that_tcpdump_reads() {
     files.sort();
     assert_eq!(
         files,
-        ["a-eth0.pcap", "a-lo.pcap", "b-eth0.pcap", "b-lo.pcap"]
+        [
+            "a-eth0.pcap",
+            "a-lo.pcap",
+            "b-eth0.pcap",
+            "b-lo.pcap",
+            "topology.svg"
+        ]
     );
+    let picture = std::fs::read_to_string(test_dir.join("topology.svg")).unwrap();
+    assert!(picture.contains("<svg") && picture.contains(">a<") && picture.contains(">b<"));
     // The body's very first exchange is there: the ARP that precedes the first datagram.
     let a = tcpdump(&test_dir.join("a-eth0.pcap"));
     assert!(

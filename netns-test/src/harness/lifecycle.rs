@@ -199,8 +199,16 @@ fn report_failure(net: &Net, spec: &Test<'_>, capture: Option<Capture>) {
         report.push_str(&seeds);
     }
     if let Some(dir) = capture.and_then(|c| c.finish(true)) {
+        // A picture of the topology beside the captures, to read them by.
+        let picture = dir.join("topology.svg");
+        if let Err(e) = std::fs::write(&picture, crate::picture::svg(net.topology())) {
+            report.push_str(&format!(
+                "netns-test: cannot write {}: {e}\n",
+                picture.display()
+            ));
+        }
         report.push_str(&format!(
-            "netns-test: packet captures in {}\n",
+            "netns-test: packet captures and topology.svg in {}\n",
             dir.display()
         ));
     }
