@@ -3,6 +3,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// An IPv4 or IPv6 address with a prefix length, as in `203.0.113.1/24` or `2001:db8::1/64`.
+///
+/// ```
+/// let c: netns_test_topology::Cidr = "203.0.113.7/24".parse().unwrap();
+/// assert_eq!((c.addr.to_string(), c.prefix), ("203.0.113.7".to_string(), 24));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cidr {
     /// The address, host bits included.
@@ -13,26 +18,52 @@ pub struct Cidr {
 
 impl Cidr {
     /// A CIDR from an address and a prefix length; `None` if the length exceeds the family's.
+    ///
+    /// ```
+    /// use netns_test_topology::Cidr;
+    /// assert!(Cidr::new("2001:db8::1".parse().unwrap(), 64).is_some());
+    /// assert!(Cidr::new("203.0.113.1".parse().unwrap(), 33).is_none());
+    /// ```
     pub fn new(addr: IpAddr, prefix: u8) -> Option<Cidr> {
         (prefix <= max_prefix(addr)).then_some(Cidr { addr, prefix })
     }
 
     /// True for IPv4.
+    ///
+    /// ```
+    /// assert!("203.0.113.1/24".parse::<netns_test_topology::Cidr>().unwrap().is_ipv4());
+    /// ```
     pub fn is_ipv4(&self) -> bool {
         self.addr.is_ipv4()
     }
 
     /// The network address: the host bits cleared.
+    ///
+    /// ```
+    /// let c: netns_test_topology::Cidr = "203.0.113.7/24".parse().unwrap();
+    /// assert_eq!(c.network().to_string(), "203.0.113.0");
+    /// ```
     pub fn network(&self) -> IpAddr {
         from_bits(self.addr, to_bits(self.addr) & self.mask())
     }
 
     /// True if `ip` lies inside this subnet.
+    ///
+    /// ```
+    /// let c: netns_test_topology::Cidr = "203.0.113.7/24".parse().unwrap();
+    /// assert!(c.contains("203.0.113.200".parse().unwrap()));
+    /// ```
     pub fn contains(&self, ip: IpAddr) -> bool {
         ip.is_ipv4() == self.addr.is_ipv4() && to_bits(ip) & self.mask() == to_bits(self.network())
     }
 
     /// True if the two subnets share any address.
+    ///
+    /// ```
+    /// use netns_test_topology::Cidr;
+    /// let a: Cidr = "198.18.0.0/15".parse().unwrap();
+    /// assert!(a.overlaps(&"198.19.4.0/24".parse().unwrap()));
+    /// ```
     pub fn overlaps(&self, other: &Cidr) -> bool {
         if self.is_ipv4() != other.is_ipv4() {
             return false;
@@ -52,6 +83,11 @@ impl Cidr {
 
     /// The `n`th usable host address of the subnet (n from 1), with the same prefix; `None` past
     /// the end. IPv4 subnets of /30 and wider keep their network and broadcast addresses out.
+    ///
+    /// ```
+    /// let c: netns_test_topology::Cidr = "203.0.113.0/24".parse().unwrap();
+    /// assert_eq!(c.host(10).unwrap().to_string(), "203.0.113.10/24");
+    /// ```
     pub fn host(&self, n: u128) -> Option<Cidr> {
         let width = u32::from(max_prefix(self.addr) - self.prefix);
         let size: u128 = if width >= 128 {
@@ -105,6 +141,11 @@ fn from_bits(family: IpAddr, bits: u128) -> IpAddr {
 }
 
 /// Why text did not parse as a [`Cidr`].
+///
+/// ```
+/// let e = "203.0.113.1".parse::<netns_test_topology::Cidr>().unwrap_err();
+/// println!("{e}"); // says the prefix length is missing
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CidrError {
     /// No `/PREFIX` after the address.

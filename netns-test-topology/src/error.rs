@@ -2,6 +2,12 @@ use std::fmt;
 
 /// A mistake in topology text: where it is (line and column, both counted from 1), the token at
 /// fault, and what is wrong with it.
+///
+/// ```
+/// let e = netns_test_topology::parse("a -- b\nroute x default via 198.18.0.2").unwrap_err();
+/// assert_eq!((e.line, e.column, e.token.as_str()), (2, 7, "x"));
+/// assert!(e.message.contains("unknown node"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopologyError {
     /// Line of the offending token, from 1.

@@ -4,6 +4,12 @@ use std::net::Ipv4Addr;
 
 /// `nat NODE [IFACE] [TYPE] [hairpin] [timeout=DUR]`: the node translates IPv4 leaving its
 /// outside interface to that interface's first IPv4 address.
+///
+/// ```
+/// let t = netns_test_topology::parse("h -- r\nr:wan 203.0.113.1/24 -- s\nnat r wan full-cone timeout=30s").unwrap();
+/// let nat = t.node("r").unwrap().nat.unwrap();
+/// assert_eq!((nat.address.to_string(), nat.timeout_secs), ("203.0.113.1".to_string(), Some(30)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Nat {
     /// The index of the outside interface in the node's interfaces.
@@ -19,6 +25,12 @@ pub struct Nat {
 }
 
 /// A NAT's behaviour, in RFC 4787's terms (mapping x filtering).
+///
+/// ```
+/// use netns_test_topology::NatKind;
+/// let t = netns_test_topology::parse("h -- r\nr:wan 203.0.113.1/24 -- s\nnat r wan").unwrap();
+/// assert_eq!(t.node("r").unwrap().nat.unwrap().kind, NatKind::PortRestricted);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NatKind {
     /// `full-cone`: endpoint-independent mapping and filtering.
@@ -34,6 +46,11 @@ pub enum NatKind {
 
 impl NatKind {
     /// Every kind, with the word the language uses for it.
+    ///
+    /// ```
+    /// let words: Vec<&str> = netns_test_topology::NatKind::ALL.iter().map(|(_, w)| *w).collect();
+    /// assert_eq!(words[3], "symmetric");
+    /// ```
     pub const ALL: [(NatKind, &'static str); 4] = [
         (NatKind::FullCone, "full-cone"),
         (NatKind::AddressRestricted, "address-restricted"),
@@ -42,6 +59,10 @@ impl NatKind {
     ];
 
     /// The word the language uses for this kind.
+    ///
+    /// ```
+    /// assert_eq!(netns_test_topology::NatKind::FullCone.word(), "full-cone");
+    /// ```
     pub fn word(self) -> &'static str {
         NatKind::ALL
             .iter()
@@ -50,6 +71,12 @@ impl NatKind {
     }
 
     /// Whether one inside endpoint keeps one outside port for every destination.
+    ///
+    /// ```
+    /// use netns_test_topology::NatKind;
+    /// assert!(NatKind::PortRestricted.independent_mapping());
+    /// assert!(!NatKind::Symmetric.independent_mapping());
+    /// ```
     pub fn independent_mapping(self) -> bool {
         self != NatKind::Symmetric
     }
@@ -57,6 +84,12 @@ impl NatKind {
 
 /// `firewall NODE [in IFACE] RULE...`: a stateful filter for packets the node receives or
 /// forwards that enter through the interface (every interface when `None`).
+///
+/// ```
+/// let t = netns_test_topology::parse("a -- b\nfirewall b in eth0 allow tcp/22").unwrap();
+/// let f = &t.node("b").unwrap().firewalls[0];
+/// assert_eq!((f.iface, f.rules.len()), (Some(0), 1));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Firewall {
     /// The index of the interface the rules watch, or `None` for every interface.
@@ -67,12 +100,24 @@ pub struct Firewall {
 
 impl Firewall {
     /// Whether new packets that match no rule are dropped (the statement has an `allow`).
+    ///
+    /// ```
+    /// let t = netns_test_topology::parse("a -- b\nfirewall b allow tcp/22\nfirewall b drop udp").unwrap();
+    /// let b = t.node("b").unwrap();
+    /// assert!(b.firewalls[0].allow_list() && !b.firewalls[1].allow_list());
+    /// ```
     pub fn allow_list(&self) -> bool {
         self.rules.iter().any(|r| matches!(r, Rule::Allow(_)))
     }
 }
 
 /// One firewall rule, acting on new packets (replies and their ICMP errors always pass).
+///
+/// ```
+/// let t = netns_test_topology::parse("a -- b\nfirewall b reject tcp/1-1023 block-inbound").unwrap();
+/// let rules: Vec<String> = t.node("b").unwrap().firewalls[0].rules.iter().map(|r| r.to_string()).collect();
+/// assert_eq!(rules, ["reject tcp/1-1023", "block-inbound"]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     /// `block-inbound`: every new connection entering is dropped.
@@ -86,6 +131,13 @@ pub enum Rule {
 }
 
 /// Which packets a rule is about: a protocol and, for TCP and UDP, destination ports.
+///
+/// ```
+/// use netns_test_topology::{Protocol, Rule};
+/// let t = netns_test_topology::parse("a -- b\nfirewall b drop udp/53").unwrap();
+/// let Rule::Drop(m) = t.node("b").unwrap().firewalls[0].rules[0] else { unreachable!() };
+/// assert_eq!((m.protocol, m.ports), (Protocol::Udp, Some((53, 53))));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Match {
     /// The protocol.
@@ -95,6 +147,10 @@ pub struct Match {
 }
 
 /// A transport protocol a rule or a NAT mapping is about.
+///
+/// ```
+/// assert_eq!(netns_test_topology::Protocol::Icmp.word(), "icmp");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
     /// TCP.
@@ -108,6 +164,10 @@ pub enum Protocol {
 
 impl Protocol {
     /// The word the language uses.
+    ///
+    /// ```
+    /// assert_eq!(netns_test_topology::Protocol::Tcp.word(), "tcp");
+    /// ```
     pub fn word(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",

@@ -7,6 +7,11 @@ use crate::Cidr;
 use crate::middlebox::{Firewall, Nat};
 
 /// A validated topology. Nodes are in order of first appearance in the text.
+///
+/// ```
+/// let t = netns_test_topology::parse("a -- b\nb -- c").unwrap();
+/// assert_eq!((t.nodes().len(), t.links().len()), (3, 2));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
     pub(crate) nodes: Vec<Node>,
@@ -15,27 +20,55 @@ pub struct Topology {
 
 impl Topology {
     /// The nodes, in order of first appearance in the text.
+    ///
+    /// ```
+    /// let t = netns_test_topology::parse("b -- a").unwrap();
+    /// let names: Vec<&str> = t.nodes().iter().map(|n| n.name.as_str()).collect();
+    /// assert_eq!(names, ["b", "a"]);
+    /// ```
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
 
     /// The links (veth pairs), in order of appearance.
+    ///
+    /// ```
+    /// let t = netns_test_topology::parse("a -- b mtu=1400").unwrap();
+    /// assert_eq!(t.links()[0].mtu, Some(1400));
+    /// ```
     pub fn links(&self) -> &[Link] {
         &self.links
     }
 
     /// The node called `name`, if there is one.
+    ///
+    /// ```
+    /// let t = netns_test_topology::parse("a -- b").unwrap();
+    /// assert!(t.node("b").is_some() && t.node("c").is_none());
+    /// ```
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
     }
 
     /// The index of the node called `name` in [`Topology::nodes`].
+    ///
+    /// ```
+    /// let t = netns_test_topology::parse("a -- b").unwrap();
+    /// assert_eq!(t.node_index("b"), Some(1));
+    /// ```
     pub fn node_index(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
     }
 }
 
 /// One node: a network namespace of its own.
+///
+/// ```
+/// let t = netns_test_topology::parse("node r forward sysctl net.ipv4.conf.all.rp_filter=2\nr -- h").unwrap();
+/// let r = t.node("r").unwrap();
+/// assert!(r.forward && !r.is_switch);
+/// assert_eq!(r.sysctls[0].0, "net.ipv4.conf.all.rp_filter");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     /// The node's name.
@@ -58,6 +91,11 @@ pub struct Node {
 
 impl Node {
     /// Every address of the node, in declaration order.
+    ///
+    /// ```
+    /// let t = netns_test_topology::parse("a 203.0.113.1/24 2001:db8::1/64 -- b").unwrap();
+    /// assert_eq!(t.node("a").unwrap().addresses().count(), 2);
+    /// ```
     pub fn addresses(&self) -> impl Iterator<Item = Cidr> + '_ {
         self.interfaces
             .iter()
@@ -65,12 +103,23 @@ impl Node {
     }
 
     /// The index of the interface called `name`.
+    ///
+    /// ```
+    /// let t = netns_test_topology::parse("a:uplink -- b").unwrap();
+    /// assert_eq!(t.node("a").unwrap().interface_index("uplink"), Some(0));
+    /// ```
     pub fn interface_index(&self, name: &str) -> Option<usize> {
         self.interfaces.iter().position(|i| i.name == name)
     }
 }
 
 /// An interface of a node.
+///
+/// ```
+/// let t = netns_test_topology::parse("a -- b mtu=1280").unwrap();
+/// let eth0 = &t.node("a").unwrap().interfaces[0];
+/// assert_eq!((eth0.name.as_str(), eth0.mtu), ("eth0", Some(1280)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
     /// The interface name inside the node's namespace.
@@ -84,6 +133,14 @@ pub struct Interface {
 }
 
 /// What an interface is.
+///
+/// ```
+/// use netns_test_topology::InterfaceKind;
+/// let t = netns_test_topology::parse("switch s\nh -- s").unwrap();
+/// let s = t.node("s").unwrap();
+/// assert_eq!(s.interfaces[0].kind, InterfaceKind::Bridge);
+/// assert_eq!(s.interfaces[1].kind, InterfaceKind::Veth { link: 0, bridge: Some(0) });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InterfaceKind {
     /// A switch's bridge.
@@ -99,6 +156,13 @@ pub enum InterfaceKind {
 }
 
 /// A veth pair between two nodes.
+///
+/// ```
+/// let t = netns_test_topology::parse("a -- b delay=5ms").unwrap();
+/// let link = &t.links()[0];
+/// assert_eq!(t.nodes()[link.ends[1].node].name, "b");
+/// assert!(link.conditions.is_some());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Link {
     /// The two ends, left then right as written.
@@ -111,6 +175,12 @@ pub struct Link {
 }
 
 /// The conditions written on a link, applied in both directions, in whole units.
+///
+/// ```
+/// let t = netns_test_topology::parse("a -- b delay=5ms loss=1% seed=9").unwrap();
+/// let c = t.links()[0].conditions.unwrap();
+/// assert_eq!((c.delay_ns, c.loss_ppb, c.seed), (5_000_000, 10_000_000, Some(9)));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct LinkConditions {
     /// `delay=`: the one-way delay, in nanoseconds.
@@ -127,6 +197,12 @@ pub struct LinkConditions {
 }
 
 /// One end of a link.
+///
+/// ```
+/// let t = netns_test_topology::parse("a -- b:up").unwrap();
+/// let end = t.links()[0].ends[1];
+/// assert_eq!(t.nodes()[end.node].interfaces[end.iface].name, "up");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkEnd {
     /// Index of the node in [`Topology::nodes`].
@@ -136,6 +212,11 @@ pub struct LinkEnd {
 }
 
 /// A static route of a node.
+///
+/// ```
+/// let t = netns_test_topology::parse("a -- b\nroute a default via 198.18.0.2").unwrap();
+/// assert_eq!(t.node("a").unwrap().routes[0].dest.to_string(), "0.0.0.0/0");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     /// The destination subnet (`default` is `0.0.0.0/0` or `::/0`).
@@ -145,6 +226,12 @@ pub struct Route {
 }
 
 /// The next hop of a route.
+///
+/// ```
+/// use netns_test_topology::RouteVia;
+/// let t = netns_test_topology::parse("a -- b\nroute a 203.0.113.0/24 dev eth0").unwrap();
+/// assert_eq!(t.node("a").unwrap().routes[0].via, RouteVia::Dev(0));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteVia {
     /// Through a gateway on one of the node's subnets.

@@ -9,6 +9,13 @@ use nix::errno::Errno;
 /// What went wrong, where (node, interface, operation) and what to do about it.
 ///
 /// Its `Display` is the whole story in one paragraph, fit for a test failure message.
+///
+/// ```
+/// use netns_test::{ErrorKind, Net};
+/// let error = Net::build("a -- a").unwrap_err();
+/// assert_eq!(error.kind(), ErrorKind::Topology);
+/// assert!(error.to_string().contains("a link from node `a` to itself"));
+/// ```
 #[derive(Debug)]
 pub struct Error(Box<Inner>);
 
@@ -23,6 +30,14 @@ struct Inner {
 }
 
 /// The broad class of an [`Error`].
+///
+/// ```
+/// # use netns_test::{ErrorKind, Net};
+/// match Net::build("a -- b") {
+///     Err(e) if e.kind() == ErrorKind::Unsupported => eprintln!("no namespaces here: {e}"),
+///     other => drop(other),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -155,26 +170,59 @@ impl Error {
     }
 
     /// The broad class of the error.
+    ///
+    /// ```
+    /// let e = netns_test::Net::build("nod a").unwrap_err();
+    /// assert_eq!(e.kind(), netns_test::ErrorKind::Topology);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.0.kind
     }
 
     /// The node the failed operation was for, if any.
+    ///
+    /// ```no_run
+    /// # fn demo(result: Result<netns_test::Net, netns_test::Error>) {
+    /// if let Err(e) = result {
+    ///     eprintln!("node {:?}, interface {:?}: {}", e.node(), e.interface(), e.operation());
+    /// }
+    /// # }
+    /// ```
     pub fn node(&self) -> Option<&str> {
         self.0.node.as_deref()
     }
 
     /// The interface the failed operation was for, if any.
+    ///
+    /// ```
+    /// let e = netns_test::Net::build("a -- b mtu=9").unwrap_err(); // refused before any node is made
+    /// assert_eq!((e.node(), e.interface()), (None, None));
+    /// ```
     pub fn interface(&self) -> Option<&str> {
         self.0.interface.as_deref()
     }
 
     /// The operation that failed, e.g. `creating veth eth0 (peer eth0 in node b)`.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let e = net.node("a").nat_mappings().unwrap_err(); // `a` is no NAT
+    /// assert_eq!(e.operation(), "reading the NAT's mappings");
+    /// # }
+    /// ```
     pub fn operation(&self) -> &str {
         &self.0.operation
     }
 
     /// The errno behind a kernel or I/O error.
+    ///
+    /// ```no_run
+    /// # fn demo(result: Result<netns_test::Net, netns_test::Error>) {
+    /// if let Err(e) = result {
+    ///     if e.errno() == Some(libc::EPERM) { /* not root, no user namespaces */ }
+    /// }
+    /// # }
+    /// ```
     pub fn errno(&self) -> Option<i32> {
         match &self.0.cause {
             Cause::Os { errno, .. } => errno.map(|e| e as i32),
@@ -183,6 +231,12 @@ impl Error {
     }
 
     /// The topology mistake behind a [`ErrorKind::Topology`] error.
+    ///
+    /// ```
+    /// let e = netns_test::Net::build("a -- b\nfoo").unwrap_err();
+    /// let t = e.topology_error().unwrap();
+    /// assert_eq!((t.line, t.column, t.token.as_str()), (2, 1, "foo"));
+    /// ```
     pub fn topology_error(&self) -> Option<&TopologyError> {
         match &self.0.cause {
             Cause::Topology { error, .. } => Some(error),

@@ -41,12 +41,26 @@ pub use node::Node;
 pub use sys::namespace::host_inode;
 
 /// The inode of the calling thread's network namespace (`/proc/thread-self/ns/net`).
+///
+/// ```
+/// let here = netns_test::current_netns_inode();
+/// assert_eq!(here == netns_test::host_inode(), true); // a test's main thread starts on the host
+/// ```
 pub fn current_netns_inode() -> u64 {
     sys::namespace::current_inode().unwrap_or(0)
 }
 
 /// Panics unless the calling thread is outside the host's network namespace. Every test that
 /// sends traffic calls this first: a packet from the host namespace could reach a real network.
+///
+/// ```no_run
+/// # fn demo(net: &netns_test::Net) {
+/// net.node("a").run(|| {
+///     netns_test::assert_not_in_host_netns(); // before the first packet
+///     std::net::UdpSocket::bind("0.0.0.0:0").unwrap().send_to(b"x", "198.18.0.2:9").unwrap();
+/// });
+/// # }
+/// ```
 pub fn assert_not_in_host_netns() {
     let here = current_netns_inode();
     assert!(
@@ -58,6 +72,12 @@ pub fn assert_not_in_host_netns() {
 /// How many times this process has sent a request again because the kernel refused it for a
 /// moment (EAGAIN, EBUSY, ENOMEM, ENOBUFS, or a namespace limit still held by namespaces being
 /// freed). A number that grows in a run means the machine is loaded: run fewer tests at once.
+///
+/// ```
+/// let before = netns_test::transient_retries();
+/// // ... build many topologies at once ...
+/// println!("the kernel asked for patience {} times", netns_test::transient_retries() - before);
+/// ```
 pub fn transient_retries() -> u64 {
     sys::retry::retries()
 }

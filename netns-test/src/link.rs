@@ -46,11 +46,24 @@ impl<'n> Link<'n> {
     }
 
     /// The index of this link in [`netns_test_topology::Topology::links`].
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let link = net.link("a", "b");
+    /// let written = &net.topology().links()[link.index()];
+    /// # }
+    /// ```
     pub fn index(&self) -> usize {
         self.index
     }
 
     /// The two ends as `(node, interface)`, left then right as written in the topology.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let [(a, a_iface), (b, b_iface)] = net.link("a", "b").ends(); // ("a", "eth0"), ("b", "eth0")
+    /// # }
+    /// ```
     pub fn ends(&self) -> [(&'n str, &'n str); 2] {
         let topology = self.net.topology();
         topology.links()[self.index].ends.map(|end| {
@@ -66,17 +79,37 @@ impl<'n> Link<'n> {
     ///
     /// A plain link is cut by a root queue that holds nothing (`pfifo limit 0`) on both ends: a
     /// queue the test installed there itself is replaced, and removed by [`Link::up`].
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// let uplink = net.link("phone", "tower");
+    /// uplink.down()?; // into a tunnel
+    /// assert!(uplink.is_down());
+    /// # Ok(()) }
+    /// ```
     pub fn down(&self) -> Result<(), Error> {
         self.set_cut(true)
     }
 
     /// Mends the link: traffic flows again at once, through the same interfaces, with the same
     /// addresses, routes and conditions. Mending a link that is up does nothing.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// net.link("phone", "tower").up()?; // out of the tunnel
+    /// # Ok(()) }
+    /// ```
     pub fn up(&self) -> Result<(), Error> {
         self.set_cut(false)
     }
 
     /// Whether the link is cut.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// assert!(!net.link("a", "b").is_down());
+    /// # }
+    /// ```
     pub fn is_down(&self) -> bool {
         match &self.state().relay {
             Some(relay) => relay.is_down(),
@@ -108,11 +141,26 @@ impl<'n> Link<'n> {
     }
 
     /// The conditions in force, or `None` for a plain link (a veth pair at full speed).
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// // Built from `a -- b delay=20ms loss=1%`:
+    /// let c = net.link("a", "b").conditions().unwrap();
+    /// assert_eq!(c.delay, std::time::Duration::from_millis(20));
+    /// # }
+    /// ```
     pub fn conditions(&self) -> Option<Conditions> {
         self.state().relay.as_ref().map(|r| r.wire().conditions())
     }
 
     /// The seed of the link's random choices (loss, jitter), or `None` for a plain link.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// // `seed=7` on the link, or one derived from the test's name (NETNS_TEST_SEED replays it).
+    /// println!("replay with seed={}", net.link("a", "b").seed().unwrap());
+    /// # }
+    /// ```
     pub fn seed(&self) -> Option<u64> {
         self.state().relay.as_ref().map(RelayedLink::seed)
     }

@@ -19,6 +19,16 @@ use crate::requests::nftables::{self, Family, expr};
 use crate::sys::netfilter::NetfilterSocket;
 
 /// One translated flow of a NAT, read from the node's connection tracking.
+///
+/// ```no_run
+/// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+/// use netns_test::Protocol;
+/// let udp: Vec<_> = net.node("home").nat_mappings()?
+///     .into_iter()
+///     .filter(|m| m.protocol == Protocol::Udp)
+///     .collect();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mapping {
     /// TCP, UDP, or ICMP echo (whose identifier stands for the ports).
@@ -45,6 +55,12 @@ impl std::fmt::Display for Mapping {
 }
 
 /// What one rule of a node's NAT or firewall has stopped: its words and its packet count.
+///
+/// ```no_run
+/// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+/// let dropped: u64 = net.node("hotel").stopped()?.iter().map(|s| s.packets).sum();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stopped {
     /// The rule: `nat: unsolicited from outside`, or a firewall rule as written

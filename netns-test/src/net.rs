@@ -17,6 +17,15 @@ use crate::sys::namespace;
 
 /// A topology built in fresh network namespaces, one per node. Dropping it tears everything down:
 /// the namespaces' fds close and the kernel frees every link, address and route.
+///
+/// ```no_run
+/// let net = netns_test::Net::build("client -- router\nrouter -- server\nnode router forward")?;
+/// for node in net.nodes() {
+///     println!("{} {:?}", node.name(), node.ips());
+/// }
+/// drop(net); // every namespace, link, address and route is gone
+/// # Ok::<(), netns_test::Error>(())
+/// ```
 pub struct Net {
     // Dropped in this order: the relay forgets the links before their namespaces close.
     links: Vec<LinkState>,
@@ -39,6 +48,11 @@ impl Net {
     }
 
     /// Builds the topology in the file at `path`.
+    ///
+    /// ```no_run
+    /// let net = netns_test::Net::from_file("fixtures/router.topo")?;
+    /// # Ok::<(), netns_test::Error>(())
+    /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Net, Error> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
@@ -52,6 +66,12 @@ impl Net {
     }
 
     /// Builds an already parsed topology.
+    ///
+    /// ```no_run
+    /// let topology = netns_test::topology::parse("a -- b")?;
+    /// let net = netns_test::Net::from_topology(topology)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_topology(topology: Topology) -> Result<Net, Error> {
         let conditioned = topology.links().iter().any(|l| l.conditions.is_some());
         // Read on the caller's thread, whose name is the test's.
@@ -95,6 +115,12 @@ impl Net {
     ///
     /// # Panics
     /// If there is none; the message lists the links there are.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// net.link("server", "client").down()?; // either order
+    /// # Ok(()) }
+    /// ```
     pub fn link(&self, a: &str, b: &str) -> Link<'_> {
         self.try_link(a, b).unwrap_or_else(|| {
             let known: Vec<String> = (0..self.links.len())
@@ -112,6 +138,12 @@ impl Net {
     }
 
     /// The first link between nodes `a` and `b` (in either order), if there is one.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// assert!(net.try_link("client", "nowhere").is_none());
+    /// # }
+    /// ```
     pub fn try_link(&self, a: &str, b: &str) -> Option<Link<'_>> {
         let nodes = self.topology.nodes();
         self.topology
@@ -125,6 +157,14 @@ impl Net {
     }
 
     /// Every link, in order of appearance in the topology.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// for link in net.links() {
+    ///     println!("{link}: {:?}", link.conditions()); // a:eth0 -- b:eth0: None
+    /// }
+    /// # }
+    /// ```
     pub fn links(&self) -> impl Iterator<Item = Link<'_>> {
         (0..self.links.len()).map(|k| Link::new(self, k))
     }
@@ -168,6 +208,12 @@ impl Net {
     ///
     /// # Panics
     /// If there is none; the message lists the nodes there are.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let server = net.node("server");
+    /// # }
+    /// ```
     pub fn node(&self, name: &str) -> &Node {
         self.try_node(name).unwrap_or_else(|| {
             let known: Vec<&str> = self.nodes.iter().map(Node::name).collect();
@@ -179,11 +225,25 @@ impl Net {
     }
 
     /// The node called `name`, if there is one.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// if let Some(monitor) = net.try_node("monitor") {
+    ///     println!("monitoring from {}", monitor.ip());
+    /// }
+    /// # }
+    /// ```
     pub fn try_node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name() == name)
     }
 
     /// Every node, in order of first appearance in the topology.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let names: Vec<&str> = net.nodes().map(|n| n.name()).collect();
+    /// # }
+    /// ```
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.nodes.iter()
     }
@@ -209,6 +269,12 @@ impl Net {
     }
 
     /// The validated topology this net was built from.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let links = net.topology().links().len();
+    /// # }
+    /// ```
     pub fn topology(&self) -> &Topology {
         &self.topology
     }

@@ -18,6 +18,13 @@ use crate::sys::namespace::{self, Entered};
 use crate::sys::netfilter::NetfilterSocket;
 
 /// One node of a [`Net`](crate::Net): a network namespace of its own.
+///
+/// ```no_run
+/// # fn demo(net: &netns_test::Net) {
+/// let b = net.node("b");
+/// println!("{} is at {} in namespace {}", b.name(), b.ip(), b.netns_inode());
+/// # }
+/// ```
 pub struct Node {
     name: String,
     ips: Vec<IpAddr>,
@@ -32,6 +39,12 @@ pub struct Node {
 
 impl Node {
     /// The node's name.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// assert_eq!(net.node("b").name(), "b");
+    /// # }
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -40,6 +53,12 @@ impl Node {
     ///
     /// # Panics
     /// If the node has no address at all (a switch without one, or a node with no links).
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let to = std::net::SocketAddr::new(net.node("b").ip(), 7000);
+    /// # }
+    /// ```
     pub fn ip(&self) -> IpAddr {
         self.ips
             .iter()
@@ -50,12 +69,26 @@ impl Node {
     }
 
     /// Every address of the node, in declaration order.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let v6 = net.node("b").ips().into_iter().find(|ip| ip.is_ipv6());
+    /// # }
+    /// ```
     pub fn ips(&self) -> Vec<IpAddr> {
         self.ips.clone()
     }
 
     /// Runs `f` on a new thread inside this node and returns what it returns. A panic in `f`
     /// is resumed in the caller.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> std::io::Result<()> {
+    /// let b = net.node("b");
+    /// // A socket made inside b stays b's, whichever thread uses it later.
+    /// let listener = b.run(|| std::net::TcpListener::bind((b.ip(), 7000)))?;
+    /// # Ok(()) }
+    /// ```
     pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         std::thread::scope(|scope| {
             let handle = scope.spawn(|| {
@@ -73,6 +106,17 @@ impl Node {
 
     /// Spawns `fut` on a tokio runtime whose threads all live inside this node. The runtime is
     /// made on first use and shut down when the [`Net`](crate::Net) is dropped.
+    ///
+    /// ```no_run
+    /// # async fn demo(net: &netns_test::Net) {
+    /// let b = net.node("b");
+    /// let ip = b.ip();
+    /// let server = b.spawn(async move {
+    ///     let listener = tokio::net::TcpListener::bind((ip, 7000)).await.unwrap();
+    ///     listener.accept().await.map(|(_, peer)| peer)
+    /// });
+    /// # }
+    /// ```
     pub fn spawn<F>(&self, fut: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -118,6 +162,13 @@ impl Node {
     /// Forgets every mapping of this NAT now, as a reboot would: its connections and what it
     /// learned from them (a full cone lets no stranger in any more). Inside hosts get new
     /// mappings with their next packet out.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// net.node("home").flush_nat()?; // the home router reboots
+    /// assert!(net.node("home").nat_mappings()?.is_empty());
+    /// # Ok(()) }
+    /// ```
     pub fn flush_nat(&self) -> Result<(), Error> {
         let spec = self.nat_spec("forgetting the NAT's mappings")?;
         self.run(|| {
@@ -129,6 +180,14 @@ impl Node {
 
     /// What each rule of this node's NAT and firewall has dropped or refused so far, in the
     /// order written (empty for a node with neither): the failure dump prints the same.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// for s in net.node("hotel").stopped()? {
+    ///     println!("{}: {} packets", s.rule, s.packets); // firewall drop udp: 12 packets
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn stopped(&self) -> Result<Vec<Stopped>, Error> {
         let Some(spec) = &self.middlebox else {
             return Ok(Vec::new());
@@ -186,6 +245,16 @@ impl Node {
 
     /// A path naming this node's namespace while the [`Net`](crate::Net) lives, for `nsenter --net=PATH`
     /// or `ip netns exec`-like tools.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> std::io::Result<()> {
+    /// let path = net.node("b").netns_path();
+    /// std::process::Command::new("nsenter")
+    ///     .arg(format!("--net={}", path.display()))
+    ///     .args(["ip", "addr"])
+    ///     .status()?;
+    /// # Ok(()) }
+    /// ```
     pub fn netns_path(&self) -> PathBuf {
         PathBuf::from(format!(
             "/proc/{}/fd/{}",
@@ -201,6 +270,13 @@ impl Node {
 
     /// The inode of this node's network namespace, as `stat -L /proc/thread-self/ns/net` shows
     /// it from a thread inside the node (compare with [`crate::current_netns_inode`]).
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) {
+    /// let b = net.node("b");
+    /// assert_eq!(b.run(netns_test::current_netns_inode), b.netns_inode());
+    /// # }
+    /// ```
     pub fn netns_inode(&self) -> u64 {
         self.inode
     }

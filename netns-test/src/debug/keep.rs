@@ -12,6 +12,14 @@ use crate::net::Net;
 use crate::sys::privilege::{Privilege, privilege};
 
 /// Where `ip netns` keeps named namespaces.
+///
+/// ```no_run
+/// // After a failed test run with NETNS_TEST_KEEP=1, as root:
+/// for pin in std::fs::read_dir(netns_test::PIN_DIR)? {
+///     println!("ip netns exec {} bash", pin?.file_name().to_string_lossy());
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub const PIN_DIR: &str = "/run/netns";
 const PREFIX: &str = "netns-test-";
 
@@ -92,6 +100,12 @@ pub(crate) fn pin(net: &Net, test: &str) -> Vec<String> {
 
 /// Removes every pin under `dir` whose test process is gone, and nothing else. Returns the pins
 /// removed.
+///
+/// ```no_run
+/// let removed = netns_test::clean_stale_pins(std::path::Path::new(netns_test::PIN_DIR))?;
+/// println!("removed {} pins of finished test runs", removed.len());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn clean(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     let entries = match std::fs::read_dir(dir) {

@@ -38,6 +38,10 @@ pub struct Test<'a> {
 impl<'a> Test<'a> {
     /// A test called `name` (its full path, as libtest names it, for messages and capture
     /// folders) on the topology `topology`; the body runs in the first node named.
+    ///
+    /// ```
+    /// static T: netns_test::Test = netns_test::Test::new("suite::pair", "a -- b");
+    /// ```
     pub const fn new(name: &'a str, topology: &'a str) -> Test<'a> {
         Test {
             name,
@@ -49,12 +53,21 @@ impl<'a> Test<'a> {
     }
 
     /// The file the topology text came from, named in messages about it.
+    ///
+    /// ```
+    /// const TEXT: &str = "a -- b"; // e.g. include_str!("../fixtures/pair.topo")
+    /// static T: netns_test::Test = netns_test::Test::new("suite::pair", TEXT).source("fixtures/pair.topo");
+    /// ```
     pub const fn source(mut self, file: &'a str) -> Test<'a> {
         self.source = Some(file);
         self
     }
 
     /// The node the body runs in.
+    ///
+    /// ```
+    /// static T: netns_test::Test = netns_test::Test::new("suite::in_b", "a -- b").node("b");
+    /// ```
     pub const fn node(mut self, node: &'a str) -> Test<'a> {
         self.node = Some(node);
         self
@@ -62,6 +75,11 @@ impl<'a> Test<'a> {
 
     /// The test is expected to panic with a message containing `expected` (`""` for any), as
     /// with `#[should_panic]`: the failure report is printed when it does not.
+    ///
+    /// ```
+    /// static T: netns_test::Test =
+    ///     netns_test::Test::new("suite::refused", "a -- b").should_panic("connection refused");
+    /// ```
     pub const fn should_panic(mut self, expected: &'a str) -> Test<'a> {
         self.should_panic = Some(expected);
         self
@@ -74,12 +92,27 @@ impl<'a> Test<'a> {
     /// If the topology cannot be built (unless `NETNS_TEST_UNSUPPORTED=skip` and the environment
     /// cannot make namespaces: then it returns [`Outcome::skipped`]), if the thread is not in the
     /// node's namespace when the body would start, and with the body's own panic.
+    ///
+    /// ```no_run
+    /// let outcome: Result<(), String> = netns_test::Test::new("suite::udp", "a -- b").run(|net| {
+    ///     let b = net.node("b").ip();
+    ///     std::net::UdpSocket::bind("0.0.0.0:0")
+    ///         .and_then(|s| s.send_to(b"x", (b, 9)))
+    ///         .map(drop)
+    ///         .map_err(|e| e.to_string())
+    /// });
+    /// ```
     pub fn run<R: Outcome>(&self, body: impl FnOnce(&Net) -> R) -> R {
         run(self, body)
     }
 }
 
 /// What a test body returns: `()` or `Result<(), E>`.
+///
+/// ```no_run
+/// fn io_body(net: &netns_test::Net) -> Result<(), std::io::Error> { Ok(()) }
+/// netns_test::Test::new("suite::io", "a -- b").run(io_body).unwrap();
+/// ```
 pub trait Outcome {
     /// The value of a test that passes without running.
     fn skipped() -> Self;

@@ -40,6 +40,11 @@ pub(crate) fn remember_start() {
 /// The inode of the host's network namespace: pid 1's, or where that cannot be read (no ptrace
 /// access to pid 1, as in a sandbox or a user namespace), the one this process started in,
 /// recorded before `main`.
+///
+/// ```
+/// // The main thread of a test binary starts in the host's namespace.
+/// assert_eq!(netns_test::current_netns_inode(), netns_test::host_inode());
+/// ```
 pub fn host_inode() -> u64 {
     static HOST: OnceLock<u64> = OnceLock::new();
     *HOST.get_or_init(|| {
