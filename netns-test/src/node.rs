@@ -13,6 +13,7 @@ use netns_test_topology::Node as NodeSpec;
 
 use crate::command;
 use crate::error::Error;
+use crate::interfaces::InterfaceState;
 use crate::middlebox::{self, Mapping, Stopped};
 use crate::sys::namespace::{self, Entered};
 use crate::sys::netfilter::NetfilterSocket;
@@ -138,6 +139,23 @@ impl Node {
             commands,
             middlebox,
         }
+    }
+
+    /// This node's interfaces as the kernel holds them now: index, name, MAC, MTU, state and
+    /// addresses, in index order (`lo` first).
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// let eth0 = net.node("b").interfaces()?.into_iter().find(|i| i.name == "eth0").unwrap();
+    /// assert_eq!(eth0.mtu, 1500);
+    /// # Ok(()) }
+    /// ```
+    pub fn interfaces(&self) -> Result<Vec<InterfaceState>, Error> {
+        self.run(|| {
+            let mut socket = crate::sys::netlink::Socket::open()?;
+            crate::interfaces::read(&mut socket)
+        })
+        .map_err(|e| Error::io("reading the node's interfaces", e).on_node(&self.name))
     }
 
     /// This NAT's live mappings, read from its connection tracking: one per translated flow
@@ -320,13 +338,28 @@ impl Node {
     }
 }
 
+/// How long dropping a node waits for its runtime's tasks.
+const SHUTDOWN: Duration = Duration::from_secs(5);
+
 impl Drop for Node {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
             // A runtime cannot be dropped from async code; a plain thread can always wait for it.
-            std::thread::spawn(move || runtime.shutdown_timeout(Duration::from_secs(5)))
+            let started = std::time::Instant::now();
+            std::thread::spawn(move || runtime.shutdown_timeout(SHUTDOWN))
                 .join()
                 .ok();
+            if started.elapsed() >= SHUTDOWN {
+                let line = format!(
+                    "netns-test: node `{}`: a task from Node::spawn was still blocking a runtime \
+                     thread {} s after the Net was dropped, and was left running; block in \
+                     tokio::task::spawn_blocking, or let the task end\n",
+                    self.name,
+                    SHUTDOWN.as_secs()
+                );
+                // Straight to fd 2: libtest's capture would hide it when the test passes.
+                let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+            }
         }
     }
 }

@@ -50,6 +50,16 @@ fn passing_probe(net: &Net) {
     send(net);
 }
 
+#[netns_test(topology = "a -- b")]
+#[ignore = "run by the tests below in a child process"]
+fn blocking_task_probe(net: &Net) {
+    // A task that blocks its runtime thread, still blocking when the Net drops.
+    drop(
+        net.node("b")
+            .spawn(async { std::thread::sleep(std::time::Duration::from_secs(30)) }),
+    );
+}
+
 fn probe(name: &str, env: &[(&str, &str)]) -> Output {
     let mut command = netns_test_e2e::probe_command(&[], name);
     command.arg("--test-threads=1");
@@ -74,7 +84,9 @@ fn a_panic_prints_the_live_topology() {
     assert!(!out.status.success(), "{text}");
     assert!(
         text.contains(
-            "netns-test: debugging::failing_probe failed; its topology as the kernel holds it:"
+            "netns-test: debugging::failing_probe failed; its body ran in node `a` (the first \
+             node of the topology; `node = \"...\"` picks another); its topology as the kernel \
+             holds it:"
         ),
         "{text}"
     );
@@ -235,4 +247,15 @@ fn a_net_prints_itself_as_the_failure_dump_does(net: &Net) {
         "{text}"
     );
     assert!(lines.contains(&"b"), "{text}");
+}
+
+#[test]
+fn a_task_that_blocks_teardown_is_named_on_stderr() {
+    let out = probe("blocking_task_probe", &[]);
+    let text = text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("netns-test: node `b`: a task from Node::spawn was still blocking a runtime thread 5 s after the Net was dropped"),
+        "{text}"
+    );
 }

@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_packet_route::address::AddressAttribute;
-use netlink_packet_route::link::{LinkAttribute, LinkFlags, State};
+
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteType};
 
+use crate::interfaces;
 use crate::middlebox;
 use crate::net::Net;
 use crate::requests;
@@ -93,56 +93,31 @@ fn read_middlebox(spec: &netns_test_topology::Node) -> std::io::Result<String> {
 
 fn read_node() -> std::io::Result<String> {
     let mut socket = Socket::open()?;
-    let mut ifaces: BTreeMap<u32, Interface> = BTreeMap::new();
-    for m in socket.dump(requests::get_links(), &mut |_| {})? {
-        if let RouteNetlinkMessage::NewLink(l) = m {
-            let mut iface = Interface {
-                name: String::new(),
-                state: if l.header.flags.contains(LinkFlags::Up) {
-                    "UP"
-                } else {
-                    "DOWN"
-                }
-                .into(),
-                mtu: 0,
-                addresses: Vec::new(),
+    let ifaces: BTreeMap<u32, Interface> = interfaces::read(&mut socket)?
+        .into_iter()
+        .map(|i| {
+            let state = match (i.up, i.running) {
+                (false, _) => "DOWN",
+                (true, true) => "UP",
+                (true, false) => "NO-CARRIER",
             };
-            for a in &l.attributes {
-                match a {
-                    LinkAttribute::IfName(n) => iface.name = n.clone(),
-                    LinkAttribute::Mtu(m) => iface.mtu = *m,
-                    LinkAttribute::OperState(s) if iface.state == "UP" => {
-                        iface.state = match s {
-                            State::Up => "UP",
-                            State::Unknown => "UP",
-                            State::LowerLayerDown => "NO-CARRIER",
-                            _ => "DOWN",
-                        }
-                        .into()
-                    }
-                    _ => {}
-                }
-            }
-            ifaces.insert(l.header.index, iface);
-        }
-    }
-    for m in socket.dump(requests::get_addresses(), &mut |_| {})? {
-        if let RouteNetlinkMessage::NewAddress(a) = m {
-            let addr = a.attributes.iter().find_map(|x| match x {
-                AddressAttribute::Address(ip) => Some(*ip),
-                _ => None,
-            });
-            let link_local =
-                matches!(addr, Some(IpAddr::V6(v6)) if v6.segments()[0] & 0xffc0 == 0xfe80);
-            if let (Some(ip), false, Some(iface)) =
-                (addr, link_local, ifaces.get_mut(&a.header.index))
-            {
-                iface
-                    .addresses
-                    .push(format!("{ip}/{}", a.header.prefix_len));
-            }
-        }
-    }
+            let addresses = i
+                .addresses
+                .iter()
+                .filter(
+                    |(ip, _)| !matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80),
+                )
+                .map(|(ip, prefix)| format!("{ip}/{prefix}"))
+                .collect();
+            let iface = Interface {
+                name: i.name,
+                state: state.into(),
+                mtu: i.mtu,
+                addresses,
+            };
+            (i.index, iface)
+        })
+        .collect();
     let mut routes = Vec::new();
     for ipv6 in [false, true] {
         for m in socket.dump(requests::get_routes(ipv6), &mut |_| {})? {

@@ -224,8 +224,15 @@ fn start_capture(net: &Net, spec: &Test<'_>) -> Option<Capture> {
 /// What a failing test prints: the topology as the kernel holds it now, where its captures are,
 /// and (`NETNS_TEST_KEEP=1`) how to enter its kept nodes.
 fn report_failure(net: &Net, spec: &Test<'_>, capture: Option<Capture>) {
+    let node = body_node(net, spec.node).name();
+    let chosen = if spec.node.is_some() {
+        "named by `node =`"
+    } else {
+        "the first node of the topology; `node = \"...\"` picks another"
+    };
     let mut report = format!(
-        "netns-test: {} failed; its topology as the kernel holds it:\n{}",
+        "netns-test: {} failed; its body ran in node `{node}` ({chosen}); its topology as the \
+         kernel holds it:\n{}",
         spec.name, net
     );
     if let Some(seeds) = net.seed_report() {
