@@ -4,16 +4,16 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
 use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterProtoFamily, none::ControlMessage,
 };
 use nix::errno::Errno;
 use nix::sys::socket::{self, MsgFlags, SockProtocol};
 
-use super::netlink::{NLMSG_DONE, NLMSG_ERROR, Refusal, frames, open_netlink, parse_ack};
+use super::netlink::{
+    NLMSG_DONE, NLMSG_ERROR, Refusal, frames, open_netlink, parse_ack, serialize,
+};
 
 /// The subsystem a batch's begin and end messages name.
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
@@ -166,16 +166,4 @@ impl NetfilterSocket {
             }
         }
     }
-}
-
-fn serialize(out: &mut Vec<u8>, message: NetfilterMessage, flags: u16, seq: u32) {
-    let mut header = NetlinkHeader::default();
-    header.flags = flags;
-    header.sequence_number = seq;
-    let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(message));
-    packet.finalize();
-    let start = out.len();
-    let len = packet.header.length as usize;
-    out.resize(start + ((len + 3) & !3), 0);
-    packet.serialize(&mut out[start..start + len]);
 }

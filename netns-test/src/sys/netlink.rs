@@ -340,7 +340,12 @@ pub(crate) enum Payload {
     Message(RouteNetlinkMessage),
 }
 
-fn serialize(out: &mut Vec<u8>, message: RouteNetlinkMessage, flags: u16, seq: u32) {
+/// Appends `message` to `out` as one netlink message with `flags` and `seq`, padded to 4 bytes.
+pub(super) fn serialize<M>(out: &mut Vec<u8>, message: M, flags: u16, seq: u32)
+where
+    M: netlink_packet_core::NetlinkSerializable + std::fmt::Debug,
+    NetlinkPayload<M>: From<M>,
+{
     let mut header = NetlinkHeader::default();
     header.flags = flags;
     header.sequence_number = seq;
