@@ -16,6 +16,7 @@
 
 mod control;
 pub(crate) mod fate;
+mod flow;
 mod worker;
 
 use std::io;

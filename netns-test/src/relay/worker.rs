@@ -13,6 +13,7 @@ use nix::sys::time::TimeSpec;
 use super::Relay;
 use super::control::LinkControl;
 use super::fate::{Lane, VNET_HDR};
+use super::flow::Flows;
 use crate::sys::namespace;
 
 /// The largest frame: a 64 KiB offloaded burst plus its Ethernet and virtio-net headers.
@@ -43,6 +44,8 @@ pub(super) fn start(relay: &'static Relay) -> io::Result<()> {
 /// A link as the worker runs it.
 struct Active {
     control: LinkControl,
+    /// The names of the flows it has carried, shared by both directions.
+    flows: Flows,
     /// Lane `s` carries frames that arrived at port `s` toward port `1 - s`.
     lanes: [Lane; 2],
 }
@@ -89,6 +92,7 @@ impl Worker {
             for (&id, &c) in wanted.iter() {
                 let active = self.links.entry(id).or_insert_with(|| Active {
                     control: c,
+                    flows: Flows::default(),
                     lanes: [Lane::new(0), Lane::new(1)],
                 });
                 if c.down && !active.control.down {
@@ -167,8 +171,10 @@ impl Worker {
                 continue;
             }
             let out = link.control.ports[1 - side];
+            let flow = link.flows.name(&frame[VNET_HDR..]);
             let lane = &mut link.lanes[side];
-            let Some(due) = lane.fate(frame, now, &link.control.wire, link.control.seed) else {
+            let Some(due) = lane.fate(frame, flow, now, &link.control.wire, link.control.seed)
+            else {
                 continue;
             };
             if due <= now && lane.queue.is_empty() {
