@@ -1,4 +1,5 @@
-//! Link options: `mtu=`, and the conditions `delay=`, `jitter=`, `loss=`, `rate=`, `seed=`.
+//! Link options: `mtu=`, and the conditions `delay=`, `jitter=`, `loss=`, `rate=`, `seed=`,
+//! `reorder=`, `duplicate=`, `corrupt=`.
 //! Values are parsed into whole numbers (nanoseconds, parts per billion, bits per second) so a
 //! topology stays comparable and hashable.
 
@@ -14,8 +15,8 @@ pub(crate) struct LinkOptions {
     pub conditions: Option<LinkConditions>,
 }
 
-const EXPECTED: &str =
-    "expected `mtu=N`, `delay=DUR`, `jitter=DUR`, `loss=PCT`, `rate=RATE` or `seed=N`";
+const EXPECTED: &str = "expected `mtu=N`, `delay=DUR`, `jitter=DUR`, `loss=PCT`, `rate=RATE`, \
+                        `seed=N`, `reorder=PCT`, `duplicate=PCT` or `corrupt=PCT`";
 
 /// Parses the option tokens of a link.
 pub(crate) fn parse(options: &[Token<'_>]) -> Result<LinkOptions, TopologyError> {
@@ -65,18 +66,22 @@ pub(crate) fn parse(options: &[Token<'_>]) -> Result<LinkOptions, TopologyError>
                 }
                 out.conditions = Some(c);
             }
-            "loss" => {
+            "loss" | "reorder" | "duplicate" | "corrupt" => {
                 let ppb = percent(value).map_err(|why| {
                     err(format!(
-                        "bad loss in `{}`: {why}; write a percentage from 0% to 100%, e.g. \
-                         `loss=1%` or `loss=0.5%`",
+                        "bad {key} in `{}`: {why}; write a percentage from 0% to 100%, e.g. \
+                         `{key}=1%` or `{key}=0.5%`",
                         option.text
                     ))
                 })?;
-                out.conditions = Some(LinkConditions {
-                    loss_ppb: ppb,
-                    ..conditions()
-                });
+                let mut c = conditions();
+                *match key {
+                    "loss" => &mut c.loss_ppb,
+                    "reorder" => &mut c.reorder_ppb,
+                    "duplicate" => &mut c.duplicate_ppb,
+                    _ => &mut c.corrupt_ppb,
+                } = ppb;
+                out.conditions = Some(c);
             }
             "rate" => {
                 let bps = rate(value).map_err(|why| {

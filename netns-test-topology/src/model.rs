@@ -169,7 +169,8 @@ pub struct Link {
     pub ends: [LinkEnd; 2],
     /// The MTU of both ends, when set.
     pub mtu: Option<u32>,
-    /// The link's conditions, when any of `delay=`, `jitter=`, `loss=`, `rate=` or `seed=` is
+    /// The link's conditions, when any of `delay=`, `jitter=`, `loss=`, `rate=`, `seed=`,
+    /// `reorder=`, `duplicate=` or `corrupt=` is
     /// written (even as zero): such a link carries its traffic through a relay that applies them.
     pub conditions: Option<LinkConditions>,
 }
@@ -190,6 +191,13 @@ pub struct LinkConditions {
     pub jitter_ns: u64,
     /// `loss=`: the share of packets lost, in parts per billion (100% is 1,000,000,000).
     pub loss_ppb: u32,
+    /// `reorder=`: the share of packets held back so the next ones overtake them, in parts per
+    /// billion.
+    pub reorder_ppb: u32,
+    /// `duplicate=`: the share of packets delivered twice, in parts per billion.
+    pub duplicate_ppb: u32,
+    /// `corrupt=`: the share of packets with one payload bit flipped, in parts per billion.
+    pub corrupt_ppb: u32,
     /// `rate=`: the link's rate in bits per second; `None` for as fast as the relay goes.
     pub rate_bps: Option<u64>,
     /// `seed=`: the seed of the link's random choices; `None` to derive one from the test.

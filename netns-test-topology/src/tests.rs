@@ -225,8 +225,11 @@ pub(crate) fn assert_rejections(prefix: &str, cases: &[(&str, (usize, usize, &st
 
 #[test]
 fn link_conditions_are_parsed_in_whole_units() {
-    let t = parse("a -- b delay=50ms jitter=10ms loss=20% rate=10mbit seed=7 mtu=1400\nb -- c")
-        .unwrap();
+    let t = parse(
+        "a -- b delay=50ms jitter=10ms loss=20% rate=10mbit seed=7 mtu=1400 reorder=5% \
+         duplicate=1% corrupt=0.5%\nb -- c",
+    )
+    .unwrap();
     let c = t.links()[0].conditions.expect("conditions");
     assert_eq!(
         c,
@@ -236,8 +239,16 @@ fn link_conditions_are_parsed_in_whole_units() {
             loss_ppb: 200_000_000,
             rate_bps: Some(10_000_000),
             seed: Some(7),
+            reorder_ppb: 50_000_000,
+            duplicate_ppb: 10_000_000,
+            corrupt_ppb: 5_000_000,
         }
     );
+    for bad in ["reorder=101%", "duplicate=-1%", "corrupt=5"] {
+        let e = parse(&format!("a -- b {bad}")).unwrap_err();
+        assert_eq!(e.token, bad, "{e}");
+        assert!(e.message.contains("a percentage from 0% to 100%"), "{e}");
+    }
     assert_eq!(t.links()[0].mtu, Some(1400));
     assert_eq!(t.links()[1].conditions, None, "a plain link stays plain");
     let zero = parse("a -- b delay=0ms").unwrap();

@@ -157,6 +157,9 @@ const WORDS: &[&str] = &[
     "a:",
     ":x",
     "x/y",
+    "reorder=5%",
+    "duplicate=",
+    "corrupt=101%",
     "nat",
     "firewall",
     "in",
@@ -206,7 +209,7 @@ proptest! {
         octet in 0u16..300,
         prefix in 0u8..40,
         option in "(mtu=[0-9]{0,7})?",
-        condition in "((delay|jitter)=-?[0-9.]{0,25}(ns|us|µs|ms|s|min)?|loss=-?[0-9.]{0,12}%?|rate=[0-9.]{0,16}(bit|kbit|Mbit|gbit|kbps)?|seed=-?[0-9]{0,22})?",
+        condition in "((delay|jitter)=-?[0-9.]{0,25}(ns|us|µs|ms|s|min)?|(loss|reorder|duplicate|corrupt)=-?[0-9.]{0,12}%?|rate=[0-9.]{0,16}(bit|kbit|Mbit|gbit|kbps)?|seed=-?[0-9]{0,22})?",
     ) {
         check(&format!("{a} 203.0.113.{octet}/{prefix} -- {b} {option} {condition}"));
     }

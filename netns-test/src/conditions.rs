@@ -30,6 +30,19 @@ pub struct Conditions {
     /// The link's rate in bits per second (frames with their Ethernet header); `None` for as fast
     /// as the relay goes.
     pub rate_bps: Option<u64>,
+    /// The share of packets held back so that the next packets of their direction overtake
+    /// them, from 0.0 to 100.0.
+    pub reorder_percent: f64,
+    /// The share of packets delivered twice, from 0.0 to 100.0.
+    pub duplicate_percent: f64,
+    /// The share of packets with one bit of their payload flipped (their receiver's checksum
+    /// drops them), from 0.0 to 100.0.
+    pub corrupt_percent: f64,
+}
+
+/// A share in parts per billion as a percentage.
+fn percent(ppb: u32) -> f64 {
+    f64::from(ppb) / 10_000_000.0
 }
 
 impl Conditions {
@@ -38,8 +51,11 @@ impl Conditions {
         Conditions {
             delay: Duration::from_nanos(c.delay_ns),
             jitter: Duration::from_nanos(c.jitter_ns),
-            loss_percent: f64::from(c.loss_ppb) / 10_000_000.0,
+            loss_percent: percent(c.loss_ppb),
             rate_bps: c.rate_bps,
+            reorder_percent: percent(c.reorder_ppb),
+            duplicate_percent: percent(c.duplicate_ppb),
+            corrupt_percent: percent(c.corrupt_ppb),
         }
     }
 
@@ -47,7 +63,7 @@ impl Conditions {
     pub(crate) fn validate(&self) -> Result<Wire, Error> {
         let bad = |what: String| {
             Err(Error::usage("setting link conditions", what).with_hint(
-                "delay and jitter are at most an hour, loss_percent is from 0.0 to 100.0, \
+                "delay and jitter are at most an hour, the percentages are from 0.0 to 100.0, \
                  rate_bps is None or above zero",
             ))
         };
@@ -58,11 +74,15 @@ impl Conditions {
                 self.delay, self.jitter
             ));
         }
-        if !(0.0..=100.0).contains(&self.loss_percent) {
-            return bad(format!(
-                "loss_percent {} is not from 0.0 to 100.0",
-                self.loss_percent
-            ));
+        for (name, value) in [
+            ("loss_percent", self.loss_percent),
+            ("reorder_percent", self.reorder_percent),
+            ("duplicate_percent", self.duplicate_percent),
+            ("corrupt_percent", self.corrupt_percent),
+        ] {
+            if !(0.0..=100.0).contains(&value) {
+                return bad(format!("{name} {value} is not from 0.0 to 100.0"));
+            }
         }
         if self.rate_bps == Some(0) {
             return bad("rate_bps is Some(0): a link that carries nothing is Link::down".into());
@@ -73,6 +93,9 @@ impl Conditions {
             jitter_ns: self.jitter.as_nanos() as u64,
             loss_threshold: loss_threshold(self.loss_percent),
             rate_bps: self.rate_bps,
+            reorder_threshold: loss_threshold(self.reorder_percent),
+            duplicate_threshold: loss_threshold(self.duplicate_percent),
+            corrupt_threshold: loss_threshold(self.corrupt_percent),
         })
     }
 }
@@ -96,8 +119,15 @@ impl std::fmt::Display for Conditions {
         if !self.jitter.is_zero() {
             write!(f, " jitter={}", duration(self.jitter))?;
         }
-        if self.loss_percent != 0.0 {
-            write!(f, " loss={}%", self.loss_percent)?;
+        for (name, value) in [
+            ("loss", self.loss_percent),
+            ("reorder", self.reorder_percent),
+            ("duplicate", self.duplicate_percent),
+            ("corrupt", self.corrupt_percent),
+        ] {
+            if value != 0.0 {
+                write!(f, " {name}={value}%")?;
+            }
         }
         if let Some(bps) = self.rate_bps {
             let rate = match bps {
@@ -122,6 +152,10 @@ pub(crate) struct Wire {
     /// A packet is lost when its draw is below this; `u64::MAX` with 100% loses every packet.
     pub loss_threshold: u64,
     pub rate_bps: Option<u64>,
+    /// Likewise for being held back, delivered twice, and corrupted.
+    pub reorder_threshold: u64,
+    pub duplicate_threshold: u64,
+    pub corrupt_threshold: u64,
 }
 
 impl Wire {
@@ -133,7 +167,11 @@ impl Wire {
     /// Whether packets must cross one by one (no segmentation offload): loss and rate act per
     /// packet, and a 64 KiB offloaded burst would be lost or paced as one.
     pub fn per_packet(&self) -> bool {
-        self.loss_threshold > 0 || self.rate_bps.is_some()
+        self.loss_threshold > 0
+            || self.rate_bps.is_some()
+            || self.reorder_threshold > 0
+            || self.duplicate_threshold > 0
+            || self.corrupt_threshold > 0
     }
 
     /// The delay of a packet whose jitter draw is `draw`, in nanoseconds.
@@ -148,8 +186,23 @@ impl Wire {
 
     /// Whether a packet whose loss draw is `draw` is lost.
     pub fn lost(&self, draw: u64) -> bool {
-        self.loss_threshold == u64::MAX || draw < self.loss_threshold
+        hits(self.loss_threshold, draw)
     }
+
+    /// Whether a packet whose draws are `(reorder, duplicate, corrupt)` is held back, doubled,
+    /// corrupted.
+    pub fn faults(&self, draws: (u64, u64, u64)) -> (bool, bool, bool) {
+        (
+            hits(self.reorder_threshold, draws.0),
+            hits(self.duplicate_threshold, draws.1),
+            hits(self.corrupt_threshold, draws.2),
+        )
+    }
+}
+
+/// Whether a draw falls within a share's threshold (`u64::MAX`: every draw).
+fn hits(threshold: u64, draw: u64) -> bool {
+    threshold == u64::MAX || draw < threshold
 }
 
 fn loss_threshold(percent: f64) -> u64 {

@@ -18,8 +18,9 @@ pub(crate) struct LinkState {
     pub ifindex: [u32; 2],
     /// The relay of a conditioned link.
     pub relay: Option<RelayedLink>,
-    /// For a plain link, whether it is cut; the lock also orders concurrent `down` and `up`.
-    pub cut: Mutex<bool>,
+    /// For a plain link, per end, whether what that end sends is cut; the lock also orders
+    /// concurrent cuts and mends.
+    pub cut: Mutex<[bool; 2]>,
 }
 
 /// A link between two nodes, from [`Net::link`]: cut it, mend it, change its conditions.
@@ -88,7 +89,35 @@ impl<'n> Link<'n> {
     /// # Ok(()) }
     /// ```
     pub fn down(&self) -> Result<(), Error> {
-        self.set_cut(true)
+        self.set_cut([true, true], "cutting")
+    }
+
+    /// Cuts the link one way: from the moment this returns, frames `node` sends into it are
+    /// lost, and frames toward `node` still arrive: a half-dead link, an asymmetric partition.
+    /// [`Link::up`] restores both directions.
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// let link = net.link("client", "server");
+    /// link.down_from("client")?; // the server still talks, the client is not heard
+    /// assert!(link.is_down());
+    /// # Ok(()) }
+    /// ```
+    pub fn down_from(&self, node: &str) -> Result<(), Error> {
+        let [(a, _), (b, _)] = self.ends();
+        let side = match node {
+            n if n == a => 0,
+            n if n == b => 1,
+            _ => {
+                return Err(Error::usage(
+                    format!("cutting link {self} from node `{node}`"),
+                    format!("`{node}` is not an end of this link (its ends: `{a}`, `{b}`)"),
+                ));
+            }
+        };
+        let mut cut = self.cut_state();
+        cut[side] = true;
+        self.set_cut(cut, "cutting one way")
     }
 
     /// Mends the link: traffic flows again at once, through the same interfaces, with the same
@@ -100,10 +129,10 @@ impl<'n> Link<'n> {
     /// # Ok(()) }
     /// ```
     pub fn up(&self) -> Result<(), Error> {
-        self.set_cut(false)
+        self.set_cut([false, false], "mending")
     }
 
-    /// Whether the link is cut.
+    /// Whether the link is cut, either way or both.
     ///
     /// ```no_run
     /// # fn demo(net: &netns_test::Net) {
@@ -111,26 +140,29 @@ impl<'n> Link<'n> {
     /// # }
     /// ```
     pub fn is_down(&self) -> bool {
+        self.cut_state().contains(&true)
+    }
+
+    /// Per end, whether what it sends is cut.
+    fn cut_state(&self) -> [bool; 2] {
         match &self.state().relay {
-            Some(relay) => relay.is_down(),
+            Some(relay) => relay.cut(),
             None => *self.state().cut.lock().expect("link state"),
         }
     }
 
-    fn set_cut(&self, cut: bool) -> Result<(), Error> {
-        let operation = if cut { "cutting" } else { "mending" };
+    /// Cuts or mends each direction, by the end that sends it.
+    fn set_cut(&self, cut: [bool; 2], operation: &str) -> Result<(), Error> {
+        let operation = format!("{operation} link {self}");
         let state = self.state();
         if let Some(relay) = &state.relay {
-            return relay
-                .set_down(cut)
-                .map_err(|e| Error::io(format!("{operation} link {self}"), e));
+            return relay.set_cut(cut).map_err(|e| Error::io(operation, e));
         }
+        // A plain link: a root queue that holds nothing on each cut end's interface.
         let mut current = state.cut.lock().expect("link state");
-        if *current == cut {
-            return Ok(());
-        }
-        self.on_both_ends(&format!("{operation} link {self}"), |index| {
-            if cut {
+        let changed = [0, 1].map(|side| current[side] != cut[side]);
+        self.on_ends(&operation, changed, |side, index| {
+            if cut[side] {
                 (Kind::Create, requests::drop_everything(index))
             } else {
                 (Kind::Change, requests::delete_root_queue(index))
@@ -202,7 +234,7 @@ impl<'n> Link<'n> {
             } else {
                 requests::DEFAULT_MAX_SEGMENTS
             };
-            self.on_both_ends(&operation, |index| {
+            self.on_ends(&operation, [true, true], |_, index| {
                 (Kind::Change, requests::set_max_segments(index, segments))
             })?;
         }
@@ -211,21 +243,25 @@ impl<'n> Link<'n> {
             .map_err(|e| Error::io(operation.clone(), e))
     }
 
-    /// Sends one request about each end's interface, from inside each end's node.
-    fn on_both_ends(
+    /// Sends one request about each chosen end's interface, from inside that end's node.
+    fn on_ends(
         &self,
         operation: &str,
-        request: impl Fn(u32) -> (Kind, RouteNetlinkMessage) + Sync,
+        which: [bool; 2],
+        request: impl Fn(usize, u32) -> (Kind, RouteNetlinkMessage) + Sync,
     ) -> Result<(), Error> {
         let topology = self.net.topology();
         let ends = topology.links()[self.index].ends;
-        for (end, index) in ends.iter().zip(self.state().ifindex) {
+        for (side, (end, index)) in ends.iter().zip(self.state().ifindex).enumerate() {
+            if !which[side] {
+                continue;
+            }
             let node = &topology.nodes()[end.node];
             self.net
                 .node(&node.name)
                 .run(|| {
                     let mut socket = Socket::open().map_err(|e| Error::io(operation, e))?;
-                    socket.execute_one(request(index), operation)
+                    socket.execute_one(request(side, index), operation)
                 })
                 .map_err(|e| {
                     e.on_node(&node.name)

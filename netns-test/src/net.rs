@@ -90,7 +90,7 @@ impl Net {
             .map(|ifindex| LinkState {
                 ifindex,
                 relay: None,
-                cut: Mutex::new(false),
+                cut: Mutex::new([false; 2]),
             })
             .collect();
         for (k, relayed) in relayed {

@@ -18,8 +18,8 @@ pub(super) struct LinkControl {
     pub ports: [u32; 2],
     /// The conditions in force.
     pub wire: Wire,
-    /// Whether the link is cut.
-    pub down: bool,
+    /// Per side, whether frames sent by that end are cut (both: the link is down).
+    pub down: [bool; 2],
     /// The seed of its random choices.
     pub seed: u64,
 }

@@ -50,6 +50,30 @@ pub(crate) fn draws(seed: u64, direction: u8, flow: u64, n: u64) -> (u64, u64) {
     (base, mix(base ^ 0x6a09_e667_f3bc_c908))
 }
 
+/// The further draws of the same packet: held back, doubled, corrupted (and which bit).
+fn fault_draws(loss: u64) -> (u64, u64, u64) {
+    (
+        mix(loss ^ 0xbb67_ae85_84ca_a73b),
+        mix(loss ^ 0x3c6e_f372_fe94_f82b),
+        mix(loss ^ 0xa54f_f53a_5f1d_36f1),
+    )
+}
+
+/// How long a held-back packet waits beyond its delay (at least): long enough for the packets
+/// sent right after it to overtake it.
+const HOLD_NS: u64 = 1_000_000;
+
+/// What becomes of a frame that is not lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fate {
+    /// When it leaves.
+    pub due: u64,
+    /// It leaves twice.
+    pub duplicate: bool,
+    /// One bit of it is flipped first: this draw picks which.
+    pub corrupt: Option<u64>,
+}
+
 /// The seed of link number `link` when the topology gives none: mixed from the test's seed.
 pub(crate) fn link_seed(test_seed: u64, link: usize) -> u64 {
     mix(test_seed ^ mix(link as u64))
@@ -118,7 +142,7 @@ impl Lane {
     }
 
     /// Decides the fate of `frame` (virtio-net header first) of flow `flow` read at `now`:
-    /// `None` if lost, else when it leaves.
+    /// `None` if lost, else when it leaves and what happens to it.
     pub fn fate(
         &mut self,
         frame: &[u8],
@@ -126,7 +150,7 @@ impl Lane {
         now: u64,
         wire: &Wire,
         seed: u64,
-    ) -> Option<u64> {
+    ) -> Option<Fate> {
         if self.flows.len() >= MAX_FLOWS && !self.flows.contains_key(&flow) {
             self.flows.clear();
         }
@@ -154,10 +178,30 @@ impl Lane {
             }
             None => now,
         };
-        // Never before the frame ahead of it: jitter does not reorder.
-        let due = (sent + wire.delay_of(jitter)).max(self.last_due);
-        self.last_due = due;
-        Some(due)
+        let (reorder, duplicate, corrupt) = fault_draws(loss);
+        let (held, duplicate, corrupted) = wire.faults((reorder, duplicate, corrupt));
+        let delay = wire.delay_of(jitter);
+        let due = if held {
+            // Held back: later than the frames behind it, which do not wait for it.
+            sent + delay + delay.max(HOLD_NS)
+        } else {
+            // Never before the frame ahead of it: jitter does not reorder.
+            let due = (sent + delay).max(self.last_due);
+            self.last_due = due;
+            due
+        };
+        Some(Fate {
+            due,
+            duplicate,
+            corrupt: corrupted.then_some(mix(corrupt)),
+        })
+    }
+
+    /// Queues `frame` to leave at `due`, behind every frame due no later.
+    pub fn push(&mut self, due: u64, frame: Vec<u8>) {
+        self.bytes += frame.len();
+        let at = self.queue.partition_point(|f| f.0 <= due);
+        self.queue.insert(at, (due, frame));
     }
 }
 
@@ -223,10 +267,11 @@ mod tests {
             ..Default::default()
         };
         let mut lane = Lane::new(0);
-        assert_eq!(lane.fate(&frame(100), 0, 0, &wire, 1), Some(1_100));
-        assert_eq!(lane.fate(&frame(100), 0, 0, &wire, 1), Some(1_200));
+        let due = |lane: &mut Lane, now| lane.fate(&frame(100), 0, now, &wire, 1).map(|f| f.due);
+        assert_eq!(due(&mut lane, 0), Some(1_100));
+        assert_eq!(due(&mut lane, 0), Some(1_200));
         assert_eq!(
-            lane.fate(&frame(100), 0, 10_000, &wire, 1),
+            due(&mut lane, 10_000),
             Some(11_100),
             "an idle wire starts at once"
         );
@@ -241,7 +286,7 @@ mod tests {
         };
         let mut lane = Lane::new(0);
         let dues: Vec<u64> = (0..1000)
-            .map(|t| lane.fate(&frame(60), 0, t * 10, &wire, 7).unwrap())
+            .map(|t| lane.fate(&frame(60), 0, t * 10, &wire, 7).unwrap().due)
             .collect();
         assert!(dues.windows(2).all(|w| w[0] <= w[1]));
         assert!(
@@ -262,5 +307,56 @@ mod tests {
             lane.queue.push_back((0, Vec::new()));
         }
         assert_eq!(lane.fate(&frame(60), 0, 0, &wire, 1), None);
+    }
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+    use crate::conditions::Conditions;
+
+    fn shares(reorder: f64, duplicate: f64, corrupt: f64) -> (usize, usize, usize) {
+        let wire = Conditions {
+            reorder_percent: reorder,
+            duplicate_percent: duplicate,
+            corrupt_percent: corrupt,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let mut lane = Lane::new(0);
+        let (mut held, mut doubled, mut corrupted) = (0, 0, 0);
+        for n in 0..10_000u64 {
+            let fate = lane.fate(&[0; VNET_HDR + 60], 9, n, &wire, 3).unwrap();
+            // Without delay a frame leaves when it arrives, unless it is held back.
+            held += usize::from(fate.due >= n + HOLD_NS);
+            doubled += usize::from(fate.duplicate);
+            corrupted += usize::from(fate.corrupt.is_some());
+        }
+        (held, doubled, corrupted)
+    }
+
+    #[test]
+    fn each_fault_takes_its_share_and_only_its_own() {
+        // 10,000 packets at 10%: 1,000 expected, binomial sd 30; the bounds are 5 sd.
+        let (held, doubled, corrupted) = shares(10.0, 0.0, 0.0);
+        assert!((850..=1150).contains(&held), "{held} held back");
+        assert_eq!((doubled, corrupted), (0, 0));
+        let (held, doubled, corrupted) = shares(0.0, 10.0, 0.0);
+        assert!((850..=1150).contains(&doubled), "{doubled} doubled");
+        assert_eq!((held, corrupted), (0, 0));
+        let (held, doubled, corrupted) = shares(0.0, 0.0, 10.0);
+        assert!((850..=1150).contains(&corrupted), "{corrupted} corrupted");
+        assert_eq!((held, doubled), (0, 0));
+    }
+
+    #[test]
+    fn a_held_back_frame_is_overtaken_and_queued_in_due_order() {
+        let mut lane = Lane::new(0);
+        lane.push(5_000, vec![1]);
+        lane.push(1_000, vec![2]);
+        lane.push(3_000, vec![3]);
+        let order: Vec<u8> = lane.queue.iter().map(|f| f.1[0]).collect();
+        assert_eq!(order, [2, 3, 1]);
     }
 }

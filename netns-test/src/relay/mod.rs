@@ -17,6 +17,7 @@
 mod control;
 pub(crate) mod fate;
 mod flow;
+mod frame;
 mod worker;
 
 use std::io;
@@ -143,7 +144,7 @@ impl Relay {
         let state = LinkControl {
             ports,
             wire,
-            down: false,
+            down: [false; 2],
             seed,
         };
         self.control.change(|links| {
@@ -180,8 +181,8 @@ impl RelayedLink {
         self.relay.control.get(self.id).wire
     }
 
-    /// Whether the link is cut.
-    pub fn is_down(&self) -> bool {
+    /// Per side, whether frames sent by that end are cut.
+    pub fn cut(&self) -> [bool; 2] {
         self.relay.control.get(self.id).down
     }
 
@@ -194,8 +195,8 @@ impl RelayedLink {
         })
     }
 
-    /// Cuts or mends the link.
-    pub fn set_down(&self, down: bool) -> io::Result<()> {
+    /// Cuts or mends each direction (by the side that sends it).
+    pub fn set_cut(&self, down: [bool; 2]) -> io::Result<()> {
         self.relay.control.change(|links| {
             if let Some(l) = links.get_mut(&self.id) {
                 l.down = down;

@@ -95,9 +95,11 @@ impl Worker {
                     flows: Flows::default(),
                     lanes: [Lane::new(0), Lane::new(1)],
                 });
-                if c.down && !active.control.down {
-                    // Frames in flight die with the cable.
-                    active.lanes.iter_mut().for_each(Lane::flush);
+                for (side, lane) in active.lanes.iter_mut().enumerate() {
+                    if c.down[side] && !active.control.down[side] {
+                        // Frames in flight die with the cable.
+                        lane.flush();
+                    }
                 }
                 active.control = c;
                 for (side, &port) in c.ports.iter().enumerate() {
@@ -167,22 +169,30 @@ impl Worker {
             let now = self.now();
             let frame = &self.buf[..got.copied];
             let link = self.links.get_mut(&id).expect("ports follow links");
-            if link.control.down {
+            if link.control.down[side] {
                 continue;
             }
             let out = link.control.ports[1 - side];
             let flow = link.flows.name(&frame[VNET_HDR..]);
             let lane = &mut link.lanes[side];
-            let Some(due) = lane.fate(frame, flow, now, &link.control.wire, link.control.seed)
+            let Some(fate) = lane.fate(frame, flow, now, &link.control.wire, link.control.seed)
             else {
                 continue;
             };
-            if due <= now && lane.queue.is_empty() {
-                // A refusal (the port is gone, no buffer) loses the frame, as a wire would.
-                let _ = socket.send(out, frame);
+            let mut frame = std::borrow::Cow::Borrowed(frame);
+            if let Some(draw) = fate.corrupt {
+                super::frame::corrupt(frame.to_mut(), draw);
+            }
+            let copies = 1 + usize::from(fate.duplicate);
+            if fate.due <= now && lane.queue.is_empty() {
+                for _ in 0..copies {
+                    // A refusal (the port is gone, no buffer) loses the frame, as a wire would.
+                    let _ = socket.send(out, &frame);
+                }
             } else {
-                lane.bytes += frame.len();
-                lane.queue.push_back((due, frame.to_vec()));
+                for _ in 0..copies {
+                    lane.push(fate.due, frame.to_vec());
+                }
             }
         }
     }
