@@ -149,3 +149,91 @@ pub fn threads_left(before: &std::collections::HashSet<i32>) -> Vec<i32> {
         .filter(|tid| !before.contains(tid) && !thread_exits(*tid))
         .collect()
 }
+
+/// Datagrams [`udp_burst`] sends before it waits for the reader to catch up.
+const BATCH: u16 = 200;
+
+/// `count` numbered datagrams from node `client` (from `port`, 0: the kernel picks) to node
+/// `server`, in a burst over whatever link joins them; what arrived, in order (duplicates
+/// included), and the client's port. The client learns the server's MAC first, so no datagram
+/// waits in the neighbour queue; the sender stays at most a batch ahead of the reader, so no
+/// socket buffer overruns, even where it cannot be enlarged (rootless).
+pub fn udp_burst(net: &Net, count: u16, port: u16) -> (Vec<u16>, u16) {
+    let server = net.node("server");
+    let receiver = server.run(|| UdpSocket::bind((server.ip(), 9000)).unwrap());
+    force_receive_buffer(&receiver, 8 << 20);
+    receiver.set_read_timeout(Some(PATIENCE)).unwrap();
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let progress = seen.clone();
+    let reader = std::thread::spawn(move || {
+        let (mut arrived, mut buf, mut ended) = (Vec::new(), [0u8; 8], false);
+        loop {
+            match receiver.recv_from(&mut buf) {
+                Ok((3, _)) if &buf[..3] == b"end" => {
+                    // Stragglers (a held-back or doubled datagram) are a millisecond behind.
+                    ended = true;
+                    receiver
+                        .set_read_timeout(Some(Duration::from_millis(200)))
+                        .unwrap();
+                }
+                Ok((2, _)) => {
+                    arrived.push(u16::from_be_bytes([buf[0], buf[1]]));
+                    progress.store(arrived.len(), std::sync::atomic::Ordering::Relaxed);
+                }
+                Ok(_) => {}
+                Err(_) if ended => return arrived,
+                Err(e) => panic!("no end marker: {e}"),
+            }
+        }
+    });
+    let client = net.node("client").run(|| {
+        netns_test::assert_not_in_host_netns();
+        UdpSocket::bind(("0.0.0.0", port)).unwrap()
+    });
+    let to = SocketAddr::new(server.ip(), 9000);
+    // The MAC first, so no datagram of the burst waits in the neighbour queue.
+    let warm = server.run(|| UdpSocket::bind((server.ip(), 9001)).unwrap());
+    warm.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    while {
+        client.send_to(b"warm", (server.ip(), 9001)).unwrap();
+        warm.recv(&mut [0u8; 8]).is_err()
+    } {}
+    for n in 0..count {
+        client.send_to(&n.to_be_bytes(), to).unwrap();
+        if n % BATCH == BATCH - 1 {
+            // 70% of what was sent has arrived (the faults tested take about 10%).
+            let deadline = std::time::Instant::now() + PATIENCE;
+            while seen.load(std::sync::atomic::Ordering::Relaxed) * 10 < usize::from(n) * 7 {
+                assert!(std::time::Instant::now() < deadline, "the reader stalled");
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+    }
+    for _ in 0..10 {
+        client.send_to(b"end", to).unwrap();
+    }
+    let port = client.local_addr().unwrap().port();
+    (reader.join().expect("the reader"), port)
+}
+
+/// A receive buffer big enough for the whole burst: forced past the host's limit where the
+/// process may (root), else as big as that limit allows (rootless: the reader keeps up).
+fn force_receive_buffer(socket: &UdpSocket, bytes: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    for option in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: the option value lives across the call, its size is passed; the fd is open.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&raw const bytes).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return;
+        }
+    }
+}

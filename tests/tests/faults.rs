@@ -2,60 +2,13 @@
 //! back and overtaken, delivered twice, corrupted (and dropped by the receiver's checksum); and a
 //! one-way cut.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::time::Duration;
 
 use netns_test::{Net, netns_test};
-use netns_test_e2e::PATIENCE;
+use netns_test_e2e::{PATIENCE, udp_burst};
 
 const COUNT: u16 = 2000;
-
-/// 2,000 numbered datagrams from `client` to `server` over the topology's one link, in a burst;
-/// what arrived, in order (duplicates included).
-fn burst(net: &Net) -> Vec<u16> {
-    let server = net.node("server");
-    let receiver = server.run(|| UdpSocket::bind((server.ip(), 9000)).unwrap());
-    force_receive_buffer(&receiver, 8 << 20);
-    receiver.set_read_timeout(Some(PATIENCE)).unwrap();
-    let reader = std::thread::spawn(move || {
-        let (mut arrived, mut buf, mut ended) = (Vec::new(), [0u8; 8], false);
-        loop {
-            match receiver.recv_from(&mut buf) {
-                Ok((3, _)) if &buf[..3] == b"end" => {
-                    // Stragglers (a held-back or doubled datagram) are a millisecond behind.
-                    ended = true;
-                    receiver
-                        .set_read_timeout(Some(Duration::from_millis(200)))
-                        .unwrap();
-                }
-                Ok((2, _)) => arrived.push(u16::from_be_bytes([buf[0], buf[1]])),
-                Ok(_) => {}
-                Err(_) if ended => return arrived,
-                Err(e) => panic!("no end marker: {e}"),
-            }
-        }
-    });
-    let client = net.node("client").run(|| {
-        netns_test::assert_not_in_host_netns();
-        UdpSocket::bind("0.0.0.0:0").unwrap()
-    });
-    let to = SocketAddr::new(server.ip(), 9000);
-    // The MAC first, so no datagram of the burst waits in the neighbour queue.
-    let warm = server.run(|| UdpSocket::bind((server.ip(), 9001)).unwrap());
-    warm.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    while {
-        client.send_to(b"warm", (server.ip(), 9001)).unwrap();
-        warm.recv(&mut [0u8; 8]).is_err()
-    } {}
-    for n in 0..COUNT {
-        client.send_to(&n.to_be_bytes(), to).unwrap();
-    }
-    for _ in 0..10 {
-        client.send_to(b"end", to).unwrap();
-    }
-    reader.join().expect("the reader")
-}
 
 /// 2,000 at 10%: 200 expected, binomial sd 13.4; the bounds are about 5 sd.
 fn about_ten_percent(what: &str, n: usize) {
@@ -64,7 +17,7 @@ fn about_ten_percent(what: &str, n: usize) {
 
 #[netns_test(topology = "client -- server reorder=10% seed=1")]
 fn reorder_holds_back_a_share_that_later_datagrams_overtake(net: &Net) {
-    let arrived = burst(net);
+    let (arrived, _) = udp_burst(net, COUNT, 0);
     assert_eq!(arrived.len(), usize::from(COUNT), "nothing lost or doubled");
     let mut highest = 0;
     let mut overtaken = 0;
@@ -79,7 +32,7 @@ fn reorder_holds_back_a_share_that_later_datagrams_overtake(net: &Net) {
 
 #[netns_test(topology = "client -- server duplicate=10% seed=2")]
 fn duplicate_delivers_a_share_twice(net: &Net) {
-    let arrived = burst(net);
+    let (arrived, _) = udp_burst(net, COUNT, 0);
     let mut unique = arrived.clone();
     unique.sort();
     unique.dedup();
@@ -94,7 +47,7 @@ fn duplicate_delivers_a_share_twice(net: &Net) {
 #[netns_test(topology = "client -- server corrupt=10% seed=3")]
 fn corrupt_flips_a_bit_that_the_receivers_checksum_catches(net: &Net) {
     let before = net.node("server").run(|| udp_counter("InCsumErrors"));
-    let arrived = burst(net);
+    let (arrived, _) = udp_burst(net, COUNT, 0);
     let corrupted = usize::from(COUNT) - arrived.len();
     about_ten_percent("corrupted", corrupted);
     let caught = net.node("server").run(|| udp_counter("InCsumErrors")) - before;
@@ -161,20 +114,4 @@ fn udp_counter(name: &str) -> u64 {
     let (names, values) = (udp.next().unwrap(), udp.next().unwrap());
     let at = names.split_whitespace().position(|n| n == name).unwrap();
     values.split_whitespace().nth(at).unwrap().parse().unwrap()
-}
-
-/// A receive buffer big enough for the whole burst (root of the node's namespace may force it).
-fn force_receive_buffer(socket: &UdpSocket, bytes: libc::c_int) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the option value lives across the call, its size is passed; the fd is open.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&raw const bytes).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
 }

@@ -1,59 +1,17 @@
 //! A seed replays for real clients: a flow is named without the ephemeral port the kernel picked,
 //! so a UDP or TCP client on another port meets the same fates under the same `seed=`.
 
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use netns_test::Net;
-use netns_test_e2e::PATIENCE;
+use netns_test_e2e::udp_burst;
 
 /// Which of 2,000 numbered datagrams from a client bound to `port` (0: the kernel picks) cross a
 /// link with 10% loss and seed 42; the client's port.
 fn udp_run(port: u16) -> (Vec<u16>, u16) {
     let net = Net::build("client -- server loss=10% seed=42").unwrap();
-    let server = net.node("server");
-    let receiver = server.run(|| UdpSocket::bind((server.ip(), 9000)).unwrap());
-    receiver.set_read_timeout(Some(PATIENCE)).unwrap();
-    force_receive_buffer(&receiver, 8 << 20);
-    // Read as they come: a burst would overrun the socket's buffer.
-    let reader = std::thread::spawn(move || {
-        let mut arrived = Vec::new();
-        let mut buf = [0u8; 8];
-        loop {
-            let (n, _) = receiver.recv_from(&mut buf).expect("a marker gets through");
-            if &buf[..n] == b"end" {
-                return arrived;
-            }
-            arrived.push(u16::from_be_bytes([buf[0], buf[1]]));
-        }
-    });
-    let (client, ender) = net.node("client").run(|| {
-        netns_test::assert_not_in_host_netns();
-        (
-            UdpSocket::bind(("0.0.0.0", port)).unwrap(),
-            UdpSocket::bind("0.0.0.0:0").unwrap(),
-        )
-    });
-    let to = SocketAddr::new(server.ip(), 9000);
-    // The client learns the server's MAC first (from a flow of its own), so no datagram of the
-    // burst waits in the neighbour queue, where the kernel may drop some.
-    let warm = server.run(|| UdpSocket::bind((server.ip(), 9001)).unwrap());
-    warm.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    while {
-        ender.send_to(b"warm", (server.ip(), 9001)).unwrap();
-        warm.recv(&mut [0u8; 8]).is_err()
-    } {}
-    for n in 0..2000u16 {
-        client.send_to(&n.to_be_bytes(), to).unwrap();
-    }
-    // One queue per direction: once a marker arrives, every datagram before it has crossed or
-    // been lost. Ten markers, of another flow, so one gets through.
-    for _ in 0..10 {
-        ender.send_to(b"end", to).unwrap();
-    }
-    let arrived = reader.join().expect("the reader");
-    (arrived, client.local_addr().unwrap().port())
+    udp_burst(&net, 2000, port)
 }
 
 #[test]
@@ -118,20 +76,4 @@ fn a_tcp_client_on_another_ephemeral_port_meets_the_same_handshake() {
         outcomes.contains(&true) && outcomes.contains(&false),
         "these seeds do not tell fates apart: {outcomes:?}"
     );
-}
-
-/// A receive buffer big enough for the whole burst (root of the node's namespace may force it).
-fn force_receive_buffer(socket: &UdpSocket, bytes: libc::c_int) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the option value lives across the call, its size is passed; the fd is open.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&raw const bytes).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
 }
