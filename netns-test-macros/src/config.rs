@@ -109,12 +109,6 @@ impl Config {
 
     /// The checks that involve several arguments, or an argument and the function: all here.
     pub fn check(&self, is_async: bool, errors: &mut Errors) {
-        if let (Some(_), Some(file)) = (&self.topology, &self.topology_file) {
-            errors.push(syn::Error::new(
-                file.span(),
-                "give `topology` or `topology_file`, not both",
-            ));
-        }
         if !is_async {
             if let Some((_, span)) = self.flavor {
                 errors.push(syn::Error::new(

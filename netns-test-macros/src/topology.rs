@@ -20,15 +20,16 @@ pub(crate) struct Checked {
 
 /// Reads and checks the topology; `None` (with the errors recorded) if it is not usable.
 pub(crate) fn check(config: &Config, errors: &mut Errors) -> Option<Checked> {
-    let (text, tokens, source, span) = match (&config.topology, &config.topology_file) {
-        (Some(t), _) => (t.value(), quote!(#t), None, t.span()),
-        (None, Some(f)) => {
+    // A file, inline text, or both: the file's statements, then the inline ones (a fixture
+    // reused with more, e.g. `set a -- b delay=20ms`).
+    let file = match &config.topology_file {
+        Some(f) => {
             let dir = std::env::var_os("CARGO_MANIFEST_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_default();
             let path = dir.join(f.value());
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Some((f, path.to_string_lossy().into_owned(), text)),
                 Err(e) => {
                     errors.push(syn::Error::new(
                         f.span(),
@@ -36,25 +37,42 @@ pub(crate) fn check(config: &Config, errors: &mut Errors) -> Option<Checked> {
                     ));
                     return None;
                 }
-            };
-            let path = path.to_string_lossy().into_owned();
-            let tokens = quote_spanned!(f.span()=> include_str!(#path));
-            (text, tokens, Some(f.value()), f.span())
+            }
         }
-        (None, None) => (
-            "node main".to_string(),
-            quote!("node main"),
-            None,
-            Span::call_site(),
-        ),
+        None => None,
     };
+    let (text, tokens) = match (&file, &config.topology) {
+        (Some((f, path, text)), Some(inline)) => (
+            format!("{text}\n{}", inline.value()),
+            quote_spanned!(f.span()=> concat!(include_str!(#path), "\n", #inline)),
+        ),
+        (Some((f, path, text)), None) => {
+            (text.clone(), quote_spanned!(f.span()=> include_str!(#path)))
+        }
+        (None, Some(inline)) => (inline.value(), quote!(#inline)),
+        (None, None) => ("node main".to_string(), quote!("node main")),
+    };
+    let source = config.topology_file.as_ref().map(|f| f.value());
     let topology = match netns_test_topology::parse(&text) {
         Ok(topology) => topology,
-        Err(e) => {
-            let place = source
+        Err(mut e) => {
+            // Blame the part the mistake is in: the file, or the inline text after it.
+            // The inline text starts after the file's newlines and the one joining them.
+            let file_lines = file
                 .as_ref()
-                .map(|s| format!(" in {s}"))
-                .unwrap_or_default();
+                .map_or(0, |(_, _, t)| t.matches('\n').count() + 1);
+            let (span, place) = match (&file, &config.topology) {
+                (Some(_), Some(inline)) if e.line > file_lines => {
+                    e.line -= file_lines;
+                    (
+                        inline.span(),
+                        format!(" added to {}", source.as_deref().unwrap_or("")),
+                    )
+                }
+                (Some((f, ..)), _) => (f.span(), format!(" in {}", f.value())),
+                (None, Some(inline)) => (inline.span(), String::new()),
+                (None, None) => (Span::call_site(), String::new()),
+            };
             errors.push(syn::Error::new(
                 span,
                 format!("invalid topology{place}: {e}"),

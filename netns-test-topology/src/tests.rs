@@ -300,3 +300,41 @@ fn condition_limits_are_exact() {
         assert!(parse(over).is_err(), "{over}");
     }
 }
+
+#[test]
+fn set_gives_a_written_link_new_options() {
+    let t = parse("a -- b loss=1%\nb -- c\nset b -- a delay=20ms mtu=1400\nset c:eth0 -- b seed=3")
+        .unwrap();
+    let ab = &t.links()[0];
+    let c = ab.conditions.unwrap();
+    assert_eq!(
+        (c.delay_ns, c.loss_ppb),
+        (20_000_000, 0),
+        "the written conditions replace the old"
+    );
+    assert_eq!(ab.mtu, Some(1400));
+    assert_eq!(t.node("a").unwrap().interfaces[0].mtu, Some(1400));
+    assert_eq!(
+        t.links()[1].conditions.unwrap().seed,
+        Some(3),
+        "a plain link becomes conditioned"
+    );
+    assert_rejections(
+        "a -- b\n",
+        &[
+            ("set a -- c delay=1ms", (2, 1, "set"), "no link a -- c"),
+            (
+                "set a:eth9 -- b delay=1ms",
+                (2, 1, "set"),
+                "no link a:eth9 -- b",
+            ),
+            (
+                "set a 203.0.113.1/24 -- b delay=1ms",
+                (2, 7, "203.0.113.1/24"),
+                "belongs in the link's own statement",
+            ),
+            ("set a -- b", (2, 12, ""), "the link's new options"),
+            ("set a b", (2, 1, "set"), "two ends"),
+        ],
+    );
+}

@@ -157,6 +157,7 @@ const WORDS: &[&str] = &[
     "a:",
     ":x",
     "x/y",
+    "set",
     "reorder=5%",
     "duplicate=",
     "corrupt=101%",

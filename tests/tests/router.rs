@@ -77,3 +77,30 @@ fn nothing_crosses_a_router_without_forward(net: &Net) {
         b"r"
     );
 }
+
+/// A fixture reused with statements added: the router's first link slowed by `set`, a monitor
+/// node added; the fixture's text is not copied.
+#[netns_test(
+    topology_file = "../fixtures/router.topo",
+    topology = "set h1 -- r delay=30ms\nmonitor -- r",
+    node = "h1"
+)]
+fn a_fixture_gains_conditions_and_nodes_without_copying_it(net: &Net) {
+    netns_test::assert_not_in_host_netns();
+    let link = net.link("h1", "r");
+    assert_eq!(link.conditions().unwrap().delay, Duration::from_millis(30));
+    assert!(net.try_node("monitor").is_some());
+    let h2 = net.node("h2");
+    let listener = h2.run(|| std::net::TcpListener::bind((h2.ip(), 8080)).unwrap());
+    let started = std::time::Instant::now();
+    let _stream =
+        TcpStream::connect_timeout(&SocketAddr::new(h2.ip(), 8080), Duration::from_secs(3))
+            .unwrap();
+    listener.accept().unwrap();
+    // The SYN and the SYN-ACK each cross the slowed link: at least 60 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(60),
+        "{:?}",
+        started.elapsed()
+    );
+}

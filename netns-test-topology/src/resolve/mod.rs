@@ -1,6 +1,6 @@
 //! Cross-statement resolution, as named passes over the parsed statements, in order: nodes,
-//! addresses, interface names, links (with auto-addressing and switch hosts), routes, and
-//! middleboxes (NATs and firewalls). Each pass
+//! addresses, interface names, links (with auto-addressing and switch hosts), `set` (new options
+//! for existing links), routes, and middleboxes (NATs and firewalls). Each pass
 //! refuses what it is the first to see wrong.
 
 mod addresses;
@@ -9,6 +9,7 @@ mod links;
 mod middlebox;
 mod nodes;
 mod routes;
+mod set;
 
 use std::collections::{HashMap, HashSet};
 
@@ -45,6 +46,7 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
     r.claim_addresses()?;
     r.name_interfaces()?;
     r.make_links()?;
+    r.set_links()?;
     r.add_routes()?;
     r.add_middleboxes()?;
     Ok(Topology {

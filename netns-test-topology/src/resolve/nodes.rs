@@ -101,7 +101,10 @@ impl Resolver<'_> {
                         b.node(&end.node)?;
                     }
                 }
-                Statement::Route { .. } | Statement::Nat { .. } | Statement::Firewall { .. } => {}
+                Statement::Route { .. }
+                | Statement::Nat { .. }
+                | Statement::Firewall { .. }
+                | Statement::Set { .. } => {}
             }
         }
         Ok(())

@@ -7,6 +7,37 @@ use std::net::IpAddr;
 use crate::error::{Pos, TopologyError};
 use crate::lex::Token;
 
+/// `set A -- B OPTION...`: the ends name an existing link (interfaces may pick one of several);
+/// addresses belong to the link's own statement.
+pub(super) fn set(keyword: &Token<'_>, tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
+    if !tokens.iter().any(|t| t.text == "--") {
+        return Err(err(
+            keyword,
+            "`set` needs the link's two ends and its new options, e.g. `set a -- b delay=20ms`",
+        ));
+    }
+    let Statement::Link { ends, options } = link(tokens)? else {
+        unreachable!("link() makes links")
+    };
+    if let Some(cidr) = ends.iter().find_map(|e| e.cidrs.first()) {
+        return Err(cidr.error(format!(
+            "`set` changes a link's options; address `{}` belongs in the link's own statement",
+            cidr.text
+        )));
+    }
+    if options == crate::conditions::LinkOptions::default() {
+        return Err(missing(
+            tokens.last().expect("ends were parsed"),
+            "the link's new options, e.g. `delay=20ms` or `loss=1%`",
+        ));
+    }
+    Ok(Statement::Set {
+        ends,
+        options,
+        at: Spanned::new(keyword.text.to_string(), keyword),
+    })
+}
+
 pub(super) fn link(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
     let dashes: Vec<usize> = tokens
         .iter()

@@ -12,14 +12,14 @@ mod route;
 use crate::cidr::Cidr;
 use crate::error::{Pos, TopologyError};
 use crate::lex::{self, Token};
-use link::link;
+use link::{link, set};
 use middlebox::{firewall, nat};
 use node::{node, switch};
 use route::route;
 
 const KEYWORDS: &[&str] = &[
     "node", "switch", "link", "route", "forward", "sysctl", "via", "dev", "default", "nat",
-    "firewall", "in",
+    "firewall", "in", "set",
 ];
 
 /// A word and where it was written.
@@ -83,6 +83,13 @@ pub(crate) enum Statement {
         dest: Spanned<Dest>,
         via: Via,
     },
+    /// `set A -- B OPTION...`: new options for the existing link between A and B.
+    Set {
+        ends: [End; 2],
+        options: crate::conditions::LinkOptions,
+        /// Where the statement starts, for a link that does not exist.
+        at: Spanned<String>,
+    },
     Nat {
         node: Spanned<String>,
         iface: Option<Spanned<String>>,
@@ -114,6 +121,9 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Statement>, TopologyError> {
 
 fn statement(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
     let first = &tokens[0];
+    if first.text == "set" {
+        return set(first, &tokens[1..]);
+    }
     if tokens.iter().any(|t| t.text == "--") {
         let rest = if first.text == "link" && tokens.get(1).is_some_and(|t| t.text != "--") {
             &tokens[1..]
@@ -142,7 +152,7 @@ fn statement(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         word => Err(err(
             first,
             format!(
-                "unknown keyword `{word}`: a statement is `node`, `switch`, `route`, `nat`, `firewall`, or a link `A -- B`"
+                "unknown keyword `{word}`: a statement is `node`, `switch`, `route`, `nat`, `firewall`, `set`, or a link `A -- B`"
             ),
         )),
     }
