@@ -16,6 +16,7 @@ use crate::middlebox::{Firewall, Nat};
 pub struct Topology {
     pub(crate) nodes: Vec<Node>,
     pub(crate) links: Vec<Link>,
+    pub(crate) hosts: Vec<(String, Vec<IpAddr>)>,
 }
 
 impl Topology {
@@ -48,6 +49,16 @@ impl Topology {
     /// ```
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The `hosts NAME ADDR...` entries, in order of appearance.
+    ///
+    /// ```
+    /// let t = netns_test_topology::parse("a -- b\nhosts relay.example.test 198.51.100.10").unwrap();
+    /// assert_eq!(t.hosts()[0].0, "relay.example.test");
+    /// ```
+    pub fn hosts(&self) -> &[(String, Vec<IpAddr>)] {
+        &self.hosts
     }
 
     /// The index of the node called `name` in [`Topology::nodes`].

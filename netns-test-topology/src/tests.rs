@@ -338,3 +338,31 @@ fn set_gives_a_written_link_new_options() {
         ],
     );
 }
+
+#[test]
+fn hosts_names_more_addresses_and_refuses_clashes() {
+    let t = parse("a -- b\nhosts relay.example.test 198.51.100.10 2001:db8::10").unwrap();
+    assert_eq!(t.hosts()[0].1.len(), 2);
+    assert_rejections(
+        "a -- b\n",
+        &[
+            (
+                "hosts -bad- 198.51.100.1",
+                (2, 7, "-bad-"),
+                "not a host name",
+            ),
+            (
+                "hosts relay 198.51.100.1/24",
+                (2, 13, "198.51.100.1/24"),
+                "not an IP address",
+            ),
+            ("hosts relay", (2, 13, ""), "one or more IP addresses"),
+            ("hosts b 198.51.100.1", (2, 7, "b"), "is a node"),
+            (
+                "hosts r 198.51.100.1\nhosts R 198.51.100.2",
+                (3, 7, "R"),
+                "given twice",
+            ),
+        ],
+    );
+}

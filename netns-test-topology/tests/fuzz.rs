@@ -158,6 +158,8 @@ const WORDS: &[&str] = &[
     ":x",
     "x/y",
     "set",
+    "hosts",
+    "relay.example.test",
     "reorder=5%",
     "duplicate=",
     "corrupt=101%",

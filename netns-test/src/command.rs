@@ -8,26 +8,28 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::Arc;
 
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sched::{CloneFlags, setns, unshare};
+use nix::sched::{CloneFlags, setns};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 /// A command that dies with the thread that starts it and, between fork and exec, enters the
-/// node's network namespace and a mount
-/// namespace of its own with a fresh sysfs on `/sys`, as `ip netns exec` does, so that
-/// `/sys/class/net` lists the node's interfaces. The host's mounts are untouched: the new mount
-/// namespace is a slave of the host's, so nothing propagates back.
-pub(crate) fn command(ns: Arc<OwnedFd>, program: &OsStr) -> Command {
+/// node's network namespace and its view (a mount namespace with the node's sysfs on `/sys` and
+/// the topology's names in `/etc/hosts`), staying in the caller's working directory. The host's
+/// mounts are untouched: the view is a slave of the host's, so nothing propagates back.
+pub(crate) fn command(ns: Arc<OwnedFd>, view: Arc<OwnedFd>, program: &OsStr) -> Command {
     let mut command = Command::new(program);
     let parent = std::process::id();
+    let cwd = crate::sys::view::cwd_for_child();
     // SAFETY: the closure runs in the forked child of a possibly multi-threaded process, before
     // exec, so it may only do async-signal-safe work: it makes system calls (prctl, getppid,
-    // setns, unshare, mount, umount2) and nothing else. Nothing allocates: nix copies the short
-    // literal paths onto the stack, errors are errnos (`io::Error::from_raw_os_error` stores
-    // the number inline), and the `Arc` is only borrowed.
+    // setns, chdir) and nothing else. Nothing allocates: the working directory was made a
+    // C string before the fork, errors are errnos (`io::Error::from_raw_os_error` stores the
+    // number inline), and the `Arc`s are only borrowed.
     unsafe {
-        command.pre_exec(move || enter(&ns, parent));
+        command.pre_exec(move || {
+            enter(&ns, parent)?;
+            crate::sys::view::enter_in_child(&view, cwd.as_ref())
+        });
     }
     command
 }
@@ -41,22 +43,6 @@ fn enter(ns: &OwnedFd, parent: u32) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(libc::ESRCH));
     }
     setns(ns, CloneFlags::CLONE_NEWNET)?;
-    unshare(CloneFlags::CLONE_NEWNS)?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_SLAVE,
-        None::<&str>,
-    )?;
-    let _ = umount2("/sys", MntFlags::MNT_DETACH);
-    mount(
-        Some("sysfs"),
-        "/sys",
-        Some("sysfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ mod harness;
 mod interfaces;
 mod link;
 mod middlebox;
+mod names;
 mod net;
 mod node;
 mod plan;

@@ -259,7 +259,7 @@ impl<'n> Link<'n> {
             let node = &topology.nodes()[end.node];
             self.net
                 .node(&node.name)
-                .run(|| {
+                .in_netns(|| {
                     let mut socket = Socket::open().map_err(|e| Error::io(operation, e))?;
                     socket.execute_one(request(side, index), operation)
                 })

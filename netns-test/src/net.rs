@@ -97,11 +97,14 @@ impl Net {
             links[k].relay = Some(relayed);
         }
         let commands = Arc::new(AtomicBool::new(false));
+        let hosts: Arc<str> = crate::names::hosts_file(&topology).into();
         let nodes = topology
             .nodes()
             .iter()
             .zip(built)
-            .map(|(spec, build::Built { ns, inode })| Node::new(spec, ns, inode, commands.clone()))
+            .map(|(spec, build::Built { ns, inode })| {
+                Node::new(spec, ns, inode, commands.clone(), hosts.clone())
+            })
             .collect();
         Ok(Net {
             links,

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use netns_test_topology::Node as NodeSpec;
@@ -17,6 +17,7 @@ use crate::interfaces::InterfaceState;
 use crate::middlebox::{self, Mapping, Stopped};
 use crate::sys::namespace::{self, Entered};
 use crate::sys::netfilter::NetfilterSocket;
+use crate::sys::view;
 
 /// One node of a [`Net`](crate::Net): a network namespace of its own.
 ///
@@ -36,6 +37,10 @@ pub struct Node {
     commands: Arc<AtomicBool>,
     /// The node as the topology declares it, when it has a NAT or a firewall.
     middlebox: Option<Box<NodeSpec>>,
+    /// The `/etc/hosts` every node of the net sees.
+    hosts: Arc<str>,
+    /// Its view of the file system, made on first use.
+    view: Mutex<Option<Arc<OwnedFd>>>,
 }
 
 impl Node {
@@ -91,6 +96,20 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        let view = self
+            .view()
+            .unwrap_or_else(|e| panic!("netns-test: cannot make node `{}`'s view: {e}", self.name));
+        self.in_netns(move || {
+            view::enter(&view).unwrap_or_else(|e| {
+                panic!("netns-test: cannot enter node `{}`'s view: {e}", self.name)
+            });
+            f()
+        })
+    }
+
+    /// Runs `f` on a new thread inside this node's network namespace only (the library's own
+    /// netlink work, which needs no names).
+    pub(crate) fn in_netns<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         std::thread::scope(|scope| {
             let handle = scope.spawn(|| {
                 namespace::enter(&*self.ns).unwrap_or_else(|e| {
@@ -126,8 +145,15 @@ impl Node {
         self.runtime().spawn(fut)
     }
 
-    /// A node as built: its name, addresses, namespace and the net's process flag.
-    pub(crate) fn new(spec: &NodeSpec, ns: OwnedFd, inode: u64, commands: Arc<AtomicBool>) -> Node {
+    /// A node as built: its name, addresses, namespace, the net's process flag and the net's
+    /// `/etc/hosts`.
+    pub(crate) fn new(
+        spec: &NodeSpec,
+        ns: OwnedFd,
+        inode: u64,
+        commands: Arc<AtomicBool>,
+        hosts: Arc<str>,
+    ) -> Node {
         let middlebox =
             (spec.nat.is_some() || !spec.firewalls.is_empty()).then(|| Box::new(spec.clone()));
         Node {
@@ -138,6 +164,8 @@ impl Node {
             runtime: OnceLock::new(),
             commands,
             middlebox,
+            hosts,
+            view: Mutex::new(None),
         }
     }
 
@@ -151,7 +179,7 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn interfaces(&self) -> Result<Vec<InterfaceState>, Error> {
-        self.run(|| {
+        self.in_netns(|| {
             let mut socket = crate::sys::netlink::Socket::open()?;
             crate::interfaces::read(&mut socket)
         })
@@ -170,7 +198,7 @@ impl Node {
     /// ```
     pub fn nat_mappings(&self) -> Result<Vec<Mapping>, Error> {
         self.nat_spec("reading the NAT's mappings")?;
-        self.run(|| {
+        self.in_netns(|| {
             let mut socket = NetfilterSocket::open()?;
             middlebox::mappings(&mut socket)
         })
@@ -189,7 +217,7 @@ impl Node {
     /// ```
     pub fn flush_nat(&self) -> Result<(), Error> {
         let spec = self.nat_spec("forgetting the NAT's mappings")?;
-        self.run(|| {
+        self.in_netns(|| {
             let mut socket = NetfilterSocket::open()
                 .map_err(|e| Error::io("forgetting the NAT's mappings", e).on_node(&self.name))?;
             middlebox::flush(&mut socket, spec)
@@ -210,7 +238,7 @@ impl Node {
         let Some(spec) = &self.middlebox else {
             return Ok(Vec::new());
         };
-        self.run(|| {
+        self.in_netns(|| {
             let mut socket = NetfilterSocket::open()?;
             middlebox::stopped(&mut socket, spec)
         })
@@ -258,7 +286,10 @@ impl Node {
     /// ```
     pub fn command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
         self.commands.store(true, Ordering::Relaxed);
-        command::command(self.ns.clone(), program.as_ref())
+        let view = self
+            .view()
+            .unwrap_or_else(|e| panic!("netns-test: cannot make node `{}`'s view: {e}", self.name));
+        command::command(self.ns.clone(), view, program.as_ref())
     }
 
     /// A path naming this node's namespace while the [`Net`](crate::Net) lives, for `nsenter --net=PATH`
@@ -279,11 +310,6 @@ impl Node {
             std::process::id(),
             self.ns.as_raw_fd()
         ))
-    }
-
-    /// Moves the calling thread into this node until the guard drops (see [`Entered`]).
-    pub(crate) fn enter(&self) -> std::io::Result<Entered> {
-        Entered::new(&self.ns)
     }
 
     /// The inode of this node's network namespace, as `stat -L /proc/thread-self/ns/net` shows
@@ -319,17 +345,39 @@ impl Node {
             tokio::runtime::Builder::new_current_thread()
         };
         let ns = self.ns.clone();
+        let view = self.view()?;
         let node = self.name.clone();
         builder
             .enable_all()
             .thread_name(format!("netns-{}", self.name))
             .on_thread_start(move || {
-                if let Err(e) = namespace::enter(&*ns) {
+                if let Err(e) = namespace::enter(&*ns).and_then(|()| view::enter(&view)) {
                     eprintln!("netns-test: a runtime thread cannot enter node `{node}`: {e}");
                     std::process::abort();
                 }
             })
             .build()
+    }
+
+    /// This node's view of the file system (its `/sys`, the topology's names in `/etc/hosts`),
+    /// made on first use.
+    pub(crate) fn view(&self) -> std::io::Result<Arc<OwnedFd>> {
+        let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(view) = &*view {
+            return Ok(view.clone());
+        }
+        let made = Arc::new(view::make(&self.ns, &self.hosts)?);
+        *view = Some(made.clone());
+        Ok(made)
+    }
+
+    /// Moves the calling thread into this node and its view until the guards drop (the view
+    /// first, then the network namespace).
+    pub(crate) fn enter_with_view(&self) -> std::io::Result<(view::Visit, Entered)> {
+        let view = self.view()?;
+        let entered = Entered::new(&self.ns)?;
+        let visit = view::visit(&view)?;
+        Ok((visit, entered))
     }
 
     /// Whether a process was started in any node of the net.

@@ -10,7 +10,7 @@ fn a_topology_error_at_run_time_reads_as_at_compile_time() {
     let message = err.to_string();
     assert_eq!(
         message,
-        "invalid topology: line 1, column 1: unknown keyword `nod`: a statement is `node`, `switch`, `route`, `nat`, `firewall`, `set`, or a link `A -- B`"
+        "invalid topology: line 1, column 1: unknown keyword `nod`: a statement is `node`, `switch`, `route`, `nat`, `firewall`, `set`, `hosts`, or a link `A -- B`"
     );
     let compile_time = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

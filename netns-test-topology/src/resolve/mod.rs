@@ -11,6 +11,8 @@ mod nodes;
 mod routes;
 mod set;
 
+use std::net::IpAddr;
+
 use std::collections::{HashMap, HashSet};
 
 use crate::Cidr;
@@ -49,8 +51,36 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
     r.set_links()?;
     r.add_routes()?;
     r.add_middleboxes()?;
+    let hosts = r.hosts()?;
     Ok(Topology {
         nodes: r.nodes.into_nodes(),
         links: r.links,
+        hosts,
     })
+}
+
+impl Resolver<'_> {
+    /// The `hosts` entries, in order; a name that is a node's, or given twice, is refused.
+    fn hosts(&self) -> Result<Vec<(String, Vec<IpAddr>)>, TopologyError> {
+        let mut out: Vec<(String, Vec<IpAddr>)> = Vec::new();
+        for statement in self.statements {
+            let Statement::Hosts { name, addresses } = statement else {
+                continue;
+            };
+            if self.nodes.find(&name.value).is_some() {
+                return Err(name.error(format!(
+                    "`{}` is a node: every node's name resolves to its addresses already",
+                    name.value
+                )));
+            }
+            if out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name.value)) {
+                return Err(name.error(format!(
+                    "`{}` is given twice: one `hosts` statement per name, with all its addresses",
+                    name.value
+                )));
+            }
+            out.push((name.value.clone(), addresses.clone()));
+        }
+        Ok(out)
+    }
 }

@@ -104,7 +104,8 @@ impl Resolver<'_> {
                 Statement::Route { .. }
                 | Statement::Nat { .. }
                 | Statement::Firewall { .. }
-                | Statement::Set { .. } => {}
+                | Statement::Set { .. }
+                | Statement::Hosts { .. } => {}
             }
         }
         Ok(())

@@ -14,12 +14,12 @@ use crate::error::{Pos, TopologyError};
 use crate::lex::{self, Token};
 use link::{link, set};
 use middlebox::{firewall, nat};
-use node::{node, switch};
+use node::{hosts, node, switch};
 use route::route;
 
 const KEYWORDS: &[&str] = &[
     "node", "switch", "link", "route", "forward", "sysctl", "via", "dev", "default", "nat",
-    "firewall", "in", "set",
+    "firewall", "in", "set", "hosts",
 ];
 
 /// A word and where it was written.
@@ -83,6 +83,11 @@ pub(crate) enum Statement {
         dest: Spanned<Dest>,
         via: Via,
     },
+    /// `hosts NAME ADDR...`: a name every node resolves.
+    Hosts {
+        name: Spanned<String>,
+        addresses: Vec<IpAddr>,
+    },
     /// `set A -- B OPTION...`: new options for the existing link between A and B.
     Set {
         ends: [End; 2],
@@ -137,6 +142,7 @@ fn statement(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         "switch" => switch(tokens),
         "route" => route(tokens),
         "nat" => nat(tokens),
+        "hosts" => hosts(tokens),
         "firewall" => firewall(tokens),
         "link" => Err(err(
             first,
@@ -152,7 +158,7 @@ fn statement(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
         word => Err(err(
             first,
             format!(
-                "unknown keyword `{word}`: a statement is `node`, `switch`, `route`, `nat`, `firewall`, `set`, or a link `A -- B`"
+                "unknown keyword `{word}`: a statement is `node`, `switch`, `route`, `nat`, `firewall`, `set`, `hosts`, or a link `A -- B`"
             ),
         )),
     }

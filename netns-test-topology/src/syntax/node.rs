@@ -1,4 +1,4 @@
-//! `node` and `switch` statements, and `sysctl` settings.
+//! `node`, `switch` and `hosts` statements, and `sysctl` settings.
 
 use super::names::{cidr, node_name};
 use super::{Spanned, Statement, err, missing};
@@ -91,4 +91,52 @@ pub(super) fn switch(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
     )?;
     let cidrs = tokens[2..].iter().map(cidr).collect::<Result<_, _>>()?;
     Ok(Statement::Switch { name, cidrs })
+}
+
+/// The longest name `hosts` accepts, as DNS allows.
+const MAX_HOST_NAME: usize = 253;
+
+/// `hosts NAME ADDR...`: letters, digits, `-` and `.`, then one or more IP addresses.
+pub(super) fn hosts(tokens: &[Token<'_>]) -> Result<Statement, TopologyError> {
+    let token = tokens
+        .get(1)
+        .ok_or_else(|| missing(&tokens[0], "a name and its addresses"))?;
+    let valid = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if token.text.len() > MAX_HOST_NAME || !token.text.split('.').all(valid) {
+        return Err(err(
+            token,
+            format!(
+                "`{}` is not a host name: labels of letters, digits and `-`, joined by `.`, at \
+                 most {MAX_HOST_NAME} bytes (e.g. `relay.example.test`)",
+                token.text
+            ),
+        ));
+    }
+    let mut addresses = Vec::new();
+    for t in &tokens[2..] {
+        let ip = t.text.parse::<std::net::IpAddr>().map_err(|_| {
+            err(
+                t,
+                format!(
+                    "`{}` is not an IP address: `hosts NAME ADDR...` takes addresses without \
+                     prefix, e.g. `198.51.100.10` or `2001:db8::10`",
+                    t.text
+                ),
+            )
+        })?;
+        addresses.push(ip);
+    }
+    if addresses.is_empty() {
+        return Err(missing(token, "one or more IP addresses"));
+    }
+    Ok(Statement::Hosts {
+        name: Spanned::new(token.text.to_string(), token),
+        addresses,
+    })
 }

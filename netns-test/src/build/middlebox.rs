@@ -95,7 +95,7 @@ mod tests {
             ),
             bad,
         ];
-        let e = net.node("a").run(|| send(spec, requests)).unwrap_err();
+        let e = net.node("a").in_netns(|| send(spec, requests)).unwrap_err();
         let text = e.to_string();
         assert_eq!(e.node(), Some("a"), "{text}");
         assert!(

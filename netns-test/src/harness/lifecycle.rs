@@ -160,7 +160,7 @@ fn run<R: Outcome>(spec: &Test<'_>, body: impl FnOnce(&Net) -> R) -> R {
     };
     let node = body_node(&net, spec.node);
     let entered = node
-        .enter()
+        .enter_with_view()
         .unwrap_or_else(|e| panic!("netns-test: cannot enter node `{}`: {e}", node.name()));
     let here = namespace::current_inode().unwrap_or(0);
     if here != node.netns_inode() || here == namespace::host_inode() {

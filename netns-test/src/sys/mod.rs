@@ -12,3 +12,4 @@ pub(crate) mod privilege;
 mod raw;
 pub(crate) mod retry;
 pub(crate) mod sysctl;
+pub(crate) mod view;

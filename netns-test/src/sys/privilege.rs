@@ -105,6 +105,10 @@ fn enter_user_namespace() -> Privilege {
         let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::EPERM));
         return unsupported_userns(errno);
     }
+    // A mount namespace owned by the new user namespace, so a thread that visits a node's view
+    // (its /etc/hosts, its /sys) may come back: setns() into the host's, owned by the initial
+    // user namespace, would be refused. A copy of the host's mounts; nothing propagates back.
+    let _ = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS);
     Privilege::UserNamespace { outer_uid: uid }
 }
 

@@ -1,0 +1,137 @@
+//! A node's view of the file system: a mount namespace, made once per node, where `/sys` shows
+//! the node's interfaces and `/etc/hosts` lists the topology's names. The host's files and
+//! mounts are untouched: the view is a slave copy, nothing propagates back.
+
+use std::ffi::CString;
+use std::io::{self, Write as _};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
+
+/// Makes the view of the node whose network namespace is `netns`, with `hosts` as its
+/// `/etc/hosts`; returns its mount namespace. Done on a thread of its own, which ends.
+pub(crate) fn make(netns: &OwnedFd, hosts: &str) -> io::Result<OwnedFd> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> io::Result<OwnedFd> {
+                unshare(CloneFlags::CLONE_FS | CloneFlags::CLONE_NEWNS)?;
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_SLAVE,
+                    None::<&str>,
+                )?;
+                setns(netns, CloneFlags::CLONE_NEWNET)?;
+                // A sysfs mounted from inside the node lists the node's interfaces.
+                let _ = umount2("/sys", MntFlags::MNT_DETACH);
+                mount(
+                    Some("sysfs"),
+                    "/sys",
+                    Some("sysfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                    None::<&str>,
+                )?;
+                // A file of our own, bound over /etc/hosts in the view only, then unlinked: the
+                // view keeps its content, and the host's file system keeps nothing.
+                let source = private_file(hosts)?;
+                // Made from inside another node's view, the copy has that node's names bound
+                // there already: off with them first.
+                let _ = umount2("/etc/hosts", MntFlags::MNT_DETACH);
+                let bound = mount(
+                    Some(source.as_path()),
+                    "/etc/hosts",
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                );
+                let _ = std::fs::remove_file(&source);
+                bound.map_err(|e| {
+                    io::Error::new(
+                        io::Error::from(e).kind(),
+                        format!("laying the topology's names over /etc/hosts: {e}"),
+                    )
+                })?;
+                Ok(std::fs::File::open("/proc/thread-self/ns/mnt")?.into())
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// A new file holding `content`, under a name no one else uses, in the temporary directory.
+/// (A memfd or an O_TMPFILE file would leave nothing behind, but the kernel binds neither.)
+fn private_file(content: &str) -> io::Result<std::path::PathBuf> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "netns-test-hosts-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let path = std::env::temp_dir().join(name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    file.write_all(content.as_bytes())?;
+    Ok(path)
+}
+
+/// Moves the calling thread into `view`, keeping its working directory (entering a mount
+/// namespace would reset it to `/`).
+pub(crate) fn enter(view: &OwnedFd) -> io::Result<()> {
+    let cwd = std::env::current_dir().ok();
+    unshare(CloneFlags::CLONE_FS)?;
+    setns(view.as_fd(), CloneFlags::CLONE_NEWNS)?;
+    if let Some(cwd) = cwd {
+        let _ = std::env::set_current_dir(cwd);
+    }
+    Ok(())
+}
+
+/// A thread's stay in a view: dropping it brings the thread back to the mount namespace and
+/// working directory it had.
+pub(crate) struct Visit {
+    home: OwnedFd,
+    cwd: Option<std::path::PathBuf>,
+}
+
+/// Moves the calling thread into `view` until the returned [`Visit`] drops.
+pub(crate) fn visit(view: &OwnedFd) -> io::Result<Visit> {
+    let home = std::fs::File::open("/proc/thread-self/ns/mnt")?.into();
+    let cwd = std::env::current_dir().ok();
+    enter(view)?;
+    Ok(Visit { home, cwd })
+}
+
+impl Drop for Visit {
+    fn drop(&mut self) {
+        // As root, or in the user namespace the test process made (which owns the process's own
+        // mount namespace, made with it), the way back is always allowed.
+        if setns(self.home.as_fd(), CloneFlags::CLONE_NEWNS).is_ok()
+            && let Some(cwd) = &self.cwd
+        {
+            let _ = std::env::set_current_dir(cwd);
+        }
+    }
+}
+
+/// What a forked child needs to enter a view: the current directory, made ready before the
+/// fork (nothing may allocate after it).
+pub(crate) fn cwd_for_child() -> Option<CString> {
+    let cwd = std::env::current_dir().ok()?;
+    CString::new(cwd.as_os_str().as_bytes()).ok()
+}
+
+/// In a forked child (single-threaded, its own file-system context): enters `view` and goes
+/// back to `cwd`. Only system calls: async-signal-safe.
+pub(crate) fn enter_in_child(view: &OwnedFd, cwd: Option<&CString>) -> io::Result<()> {
+    setns(view.as_fd(), CloneFlags::CLONE_NEWNS)?;
+    if let Some(cwd) = cwd {
+        let _ = nix::unistd::chdir(cwd.as_c_str());
+    }
+    Ok(())
+}
