@@ -227,22 +227,33 @@ fn rss_kib() -> u64 {
 /// What `#[netns_test] fn empty() {}` expands to.
 static EMPTY: netns_test::Test = netns_test::Test::new("bench::empty", "node main");
 
-/// An empty `#[netns_test]` body against a plain `#[test]` body: what the harness adds.
-fn empty_test_overhead(runs: usize) -> (Duration, Duration) {
+/// The same with a `hosts` line: the body's view of the file system carries one more name.
+static NAMED: netns_test::Test = netns_test::Test::new(
+    "bench::named",
+    "node main\nhosts relay.example.test 198.51.100.10 2001:db8::10",
+);
+
+/// Empty `#[netns_test]` bodies (plain, and with a `hosts` line) against a plain `#[test]`
+/// body: what the harness adds. Every body runs in its node's view (a mount namespace with the
+/// topology's names), so both columns pay for names.
+fn empty_test_overhead(runs: usize) -> [Duration; 3] {
+    // Each libtest test runs on a fresh thread; so does each of these.
     let harnessed = time(runs, 10, || {
-        // Each libtest test runs on a fresh thread; so does this.
         std::thread::spawn(|| EMPTY.run(|_| ())).join().unwrap()
     });
+    let named = time(runs, 10, || {
+        std::thread::spawn(|| NAMED.run(|_| ())).join().unwrap()
+    });
     let plain = time(runs, 10, || std::thread::spawn(|| ()).join().unwrap());
-    (harnessed, plain)
+    [harnessed, named, plain]
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--empty-test-only") {
         // The rootless column: this binary again, as another user.
-        let (h, p) = empty_test_overhead(200);
-        println!("{} {}", h.as_nanos(), p.as_nanos());
+        let [h, n, p] = empty_test_overhead(200);
+        println!("{} {} {}", h.as_nanos(), n.as_nanos(), p.as_nanos());
         return;
     }
     if args.get(1).map(String::as_str) == Some("--throughput-only") {
@@ -311,15 +322,22 @@ fn main() {
     teardown_table();
     println!();
 
-    let (harnessed, plain) = empty_test_overhead(runs);
-    println!("| empty test body | `#[netns_test]` | plain `#[test]` | added |");
-    println!("|---|---|---|---|");
+    let [harnessed, named, plain] = empty_test_overhead(runs);
     println!(
-        "| root | {} | {} | {} |",
-        ms(harnessed),
-        ms(plain),
-        ms(harnessed.saturating_sub(plain))
+        "| empty test body | `#[netns_test]` | with a `hosts` line | plain `#[test]` | added | added with `hosts` |"
     );
+    println!("|---|---|---|---|---|---|");
+    let overhead_row = |label: &str, [h, n, p]: [Duration; 3]| {
+        println!(
+            "| {label} | {} | {} | {} | {} | {} |",
+            ms(h),
+            ms(n),
+            ms(p),
+            ms(h.saturating_sub(p)),
+            ms(n.saturating_sub(p))
+        );
+    };
+    overhead_row("root", [harnessed, named, plain]);
     for (label, command) in [
         (
             "rootless (uid 65534, `setpriv`)",
@@ -348,15 +366,9 @@ fn main() {
                     .split_whitespace()
                     .filter_map(|x| x.parse().ok())
                     .collect();
-                let (h, p) = (Duration::from_nanos(v[0]), Duration::from_nanos(v[1]));
-                println!(
-                    "| {label} | {} | {} | {} |",
-                    ms(h),
-                    ms(p),
-                    ms(h.saturating_sub(p))
-                );
+                overhead_row(label, [0, 1, 2].map(|i| Duration::from_nanos(v[i])));
             }
-            None => println!("| {label} | not run | | |"),
+            None => println!("| {label} | not run | | | | |"),
         }
     }
     println!();

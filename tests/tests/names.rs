@@ -1,6 +1,7 @@
 //! Names (SPEC §12): every node's name and every `hosts` entry resolve in every node, through
-//! glibc's resolver, for the body, `Node::run`, `Node::spawn` and `Node::command` alike; the
-//! host's `/etc/hosts` never changes. And the body's `/sys/class/net` is its node's.
+//! glibc's resolver, for the body, `Node::run`, `Node::spawn` and `Node::command` alike (std,
+//! tokio, getent, Python, curl); the host's `/etc/hosts` never changes. And the body's
+//! `/sys/class/net` is its node's.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
@@ -85,6 +86,46 @@ fn run_spawn_and_command_resolve_the_same_names(net: &Net) {
         String::from_utf8_lossy(&python.stdout).trim(),
         "203.0.113.1"
     );
+}
+
+/// curl, a client with resolver of its own choosing (glibc here), fetches from a node by name.
+#[netns_test(topology = "a 203.0.113.1/24 2001:db8::1/64 -- b 203.0.113.2/24
+hosts relay.example.test 198.51.100.10 2001:db8:1::10")]
+fn curl_fetches_from_a_node_by_name(net: &Net) {
+    netns_test::assert_not_in_host_netns();
+    use std::io::{Read as _, Write as _};
+    let listener = net
+        .node("b")
+        .run(|| std::net::TcpListener::bind("203.0.113.2:8080").unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 1024];
+        let n = stream.read(&mut request).unwrap();
+        let request = String::from_utf8_lossy(&request[..n]).into_owned();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello")
+            .unwrap();
+        request
+    });
+    let curl = net
+        .node("a")
+        .command("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "10",
+            "http://b:8080/",
+        ])
+        .output()
+        .expect("curl is installed (.ci/run installs it)");
+    assert_eq!(
+        String::from_utf8_lossy(&curl.stdout),
+        "hello",
+        "{}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
+    assert!(server.join().unwrap().contains("Host: b:8080"));
 }
 
 #[test]
