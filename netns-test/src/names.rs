@@ -1,27 +1,137 @@
 //! The topology's names: every node's name for its addresses, and the `hosts` entries, as the
-//! `/etc/hosts` every node sees.
+//! `/etc/hosts` every node's view shows, kept current as addresses change.
 
 use std::fmt::Write as _;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use netns_test_topology::Topology;
 
-/// The `/etc/hosts` of a topology's nodes: localhost, each node's addresses under its name (in
-/// declaration order, so a lookup's first answer is the node's `ip()` family-wise), and each
-/// `hosts` entry.
-pub(crate) fn hosts_file(topology: &Topology) -> String {
-    let mut out = String::from(
-        "# The topology's names, seen inside its nodes only (netns-test)\n\
-         127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
-    );
-    for node in topology.nodes() {
-        for cidr in node.addresses() {
-            let _ = writeln!(out, "{} {}", cidr.addr, node.name);
+use crate::sys::view;
+
+/// The net's names, shared by its nodes, and the views that show them.
+pub(crate) struct Names {
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Each node's name and addresses, in the topology's order.
+    nodes: Vec<(String, Vec<IpAddr>)>,
+    /// The `hosts` entries.
+    hosts: Vec<(String, Vec<IpAddr>)>,
+    /// Every view made so far: each shows the file, and is told when it changes.
+    views: Vec<Arc<OwnedFd>>,
+    /// The files shown, in a directory of the net's own under the temporary directory, made
+    /// with the first view and removed with the net.
+    files: Option<(PathBuf, u32)>,
+}
+
+impl Names {
+    /// The names of `topology` as declared.
+    pub(crate) fn new(topology: &Topology) -> Names {
+        let nodes = topology
+            .nodes()
+            .iter()
+            .map(|node| {
+                let addresses = node.addresses().map(|c| c.addr).collect();
+                (node.name.clone(), addresses)
+            })
+            .collect();
+        let hosts = topology.hosts().to_vec();
+        Names {
+            state: Mutex::new(State {
+                nodes,
+                hosts,
+                views: Vec::new(),
+                files: None,
+            }),
         }
     }
-    for (name, addresses) in topology.hosts() {
-        for addr in addresses {
-            let _ = writeln!(out, "{addr} {name}");
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The addresses of the `node`th node, in the order they were given.
+    pub(crate) fn addresses(&self, node: usize) -> Vec<IpAddr> {
+        self.state().nodes[node].1.clone()
+    }
+
+    /// Makes a view of the network namespace `netns` showing the names as they are now, and
+    /// keeps it current from then on.
+    pub(crate) fn make_view(&self, netns: &OwnedFd) -> io::Result<Arc<OwnedFd>> {
+        let mut state = self.state();
+        let file = state.write()?;
+        let made = Arc::new(view::make(netns, &file)?);
+        state.views.push(made.clone());
+        Ok(made)
+    }
+
+    /// Changes the `node`th node's addresses with `change`, and shows the result in every view.
+    pub(crate) fn change(
+        &self,
+        node: usize,
+        change: impl FnOnce(&mut Vec<IpAddr>),
+    ) -> io::Result<()> {
+        let mut state = self.state();
+        change(&mut state.nodes[node].1);
+        if state.views.is_empty() {
+            return Ok(());
+        }
+        let file = state.write()?;
+        state
+            .views
+            .iter()
+            .try_for_each(|view| view::show_hosts(view, &file))
+    }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        if let Some((dir, _)) = &self.state().files {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
-    out
+}
+
+impl State {
+    /// Writes the names as they are now to a new file, returned.
+    fn write(&mut self) -> io::Result<PathBuf> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        if self.files.is_none() {
+            let dir = std::env::temp_dir().join(format!(
+                "netns-test-hosts-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir(&dir)?;
+            self.files = Some((dir, 0));
+        }
+        let text = self.file();
+        let (dir, count) = self.files.as_mut().expect("made above");
+        *count += 1;
+        let path = dir.join(format!("hosts.{count}"));
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
+    /// The `/etc/hosts` of the nodes: localhost, each node's addresses under its name (in the
+    /// order given, so a lookup's first answer is the node's `ip()` family-wise), and each
+    /// `hosts` entry.
+    fn file(&self) -> String {
+        let mut out = String::from(
+            "# The topology's names, seen inside its nodes only (netns-test)\n\
+             127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n",
+        );
+        for (name, addresses) in self.nodes.iter().chain(&self.hosts) {
+            for addr in addresses {
+                let _ = writeln!(out, "{addr} {name}");
+            }
+        }
+        out
+    }
 }

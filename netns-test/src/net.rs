@@ -97,13 +97,14 @@ impl Net {
             links[k].relay = Some(relayed);
         }
         let commands = Arc::new(AtomicBool::new(false));
-        let hosts: Arc<str> = crate::names::hosts_file(&topology).into();
+        let names = Arc::new(crate::names::Names::new(&topology));
         let nodes = topology
             .nodes()
             .iter()
+            .enumerate()
             .zip(built)
             .map(|(spec, build::Built { ns, inode })| {
-                Node::new(spec, ns, inode, commands.clone(), hosts.clone())
+                Node::new(spec, ns, inode, commands.clone(), names.clone())
             })
             .collect();
         Ok(Net {

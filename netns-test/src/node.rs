@@ -15,6 +15,7 @@ use crate::command;
 use crate::error::Error;
 use crate::interfaces::InterfaceState;
 use crate::middlebox::{self, Mapping, Stopped};
+use crate::names::Names;
 use crate::sys::namespace::{self, Entered};
 use crate::sys::netfilter::NetfilterSocket;
 use crate::sys::view;
@@ -29,7 +30,8 @@ use crate::sys::view;
 /// ```
 pub struct Node {
     name: String,
-    ips: Vec<IpAddr>,
+    /// Its place in the topology's nodes.
+    index: usize,
     ns: Arc<OwnedFd>,
     inode: u64,
     runtime: OnceLock<tokio::runtime::Runtime>,
@@ -37,8 +39,8 @@ pub struct Node {
     commands: Arc<AtomicBool>,
     /// The node as the topology declares it, when it has a NAT or a firewall.
     middlebox: Option<Box<NodeSpec>>,
-    /// The `/etc/hosts` every node of the net sees.
-    hosts: Arc<str>,
+    /// The net's names (this node's addresses among them), shared by its nodes.
+    names: Arc<Names>,
     /// Its view of the file system, made on first use.
     view: Mutex<Option<Arc<OwnedFd>>>,
 }
@@ -66,15 +68,16 @@ impl Node {
     /// # }
     /// ```
     pub fn ip(&self) -> IpAddr {
-        self.ips
-            .iter()
+        let ips = self.ips();
+        ips.iter()
             .find(|ip| ip.is_ipv4())
-            .or_else(|| self.ips.first())
+            .or_else(|| ips.first())
             .copied()
             .unwrap_or_else(|| panic!("netns-test: node `{}` has no address", self.name))
     }
 
-    /// Every address of the node, in declaration order.
+    /// Every address of the node, in declaration order (then those added by
+    /// [`Node::add_address`], less those removed).
     ///
     /// ```no_run
     /// # fn demo(net: &netns_test::Net) {
@@ -82,7 +85,7 @@ impl Node {
     /// # }
     /// ```
     pub fn ips(&self) -> Vec<IpAddr> {
-        self.ips.clone()
+        self.names.addresses(self.index)
     }
 
     /// Runs `f` on a new thread inside this node and returns what it returns. A panic in `f`
@@ -145,26 +148,26 @@ impl Node {
         self.runtime().spawn(fut)
     }
 
-    /// A node as built: its name, addresses, namespace, the net's process flag and the net's
-    /// `/etc/hosts`.
+    /// The `index`th node as built: its name, namespace, the net's process flag and the net's
+    /// names.
     pub(crate) fn new(
-        spec: &NodeSpec,
+        (index, spec): (usize, &NodeSpec),
         ns: OwnedFd,
         inode: u64,
         commands: Arc<AtomicBool>,
-        hosts: Arc<str>,
+        names: Arc<Names>,
     ) -> Node {
         let middlebox =
             (spec.nat.is_some() || !spec.firewalls.is_empty()).then(|| Box::new(spec.clone()));
         Node {
             name: spec.name.clone(),
-            ips: spec.addresses().map(|c| c.addr).collect(),
+            index,
             ns: Arc::new(ns),
             inode,
             runtime: OnceLock::new(),
             commands,
             middlebox,
-            hosts,
+            names,
             view: Mutex::new(None),
         }
     }
@@ -359,6 +362,11 @@ impl Node {
             .build()
     }
 
+    /// The net's names, and this node's place among them.
+    pub(crate) fn names(&self) -> (&Names, usize) {
+        (&self.names, self.index)
+    }
+
     /// This node's view of the file system (its `/sys`, the topology's names in `/etc/hosts`),
     /// made on first use.
     pub(crate) fn view(&self) -> std::io::Result<Arc<OwnedFd>> {
@@ -366,7 +374,7 @@ impl Node {
         if let Some(view) = &*view {
             return Ok(view.clone());
         }
-        let made = Arc::new(view::make(&self.ns, &self.hosts)?);
+        let made = self.names.make_view(&self.ns)?;
         *view = Some(made.clone());
         Ok(made)
     }
@@ -416,7 +424,7 @@ impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Node")
             .field("name", &self.name)
-            .field("ips", &self.ips)
+            .field("ips", &self.ips())
             .finish()
     }
 }

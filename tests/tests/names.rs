@@ -128,8 +128,26 @@ fn curl_fetches_from_a_node_by_name(net: &Net) {
     assert!(server.join().unwrap().contains("Host: b:8080"));
 }
 
+/// Alone in a process of its own (other tests' nets would hold files of the same process).
 #[test]
 fn the_hosts_own_etc_hosts_never_changes() {
+    if std::env::var_os("NAMES_ALONE").is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "the_hosts_own_etc_hosts_never_changes",
+                "--nocapture",
+            ])
+            .env("NAMES_ALONE", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            netns_test_e2e::output_text(&out)
+        );
+        return;
+    }
     let before = std::fs::read_to_string("/etc/hosts").unwrap();
     let net = Net::build(TOPOLOGY).unwrap();
     // Views are made as the nodes are used: use them all.
@@ -137,6 +155,10 @@ fn the_hosts_own_etc_hosts_never_changes() {
         node.run(|| assert_eq!(resolve("b"), ips(&["203.0.113.2"])));
     }
     let _ = net.node("a").command("true").status().unwrap();
+    // An address renewed rewrites the names the views show, not the host's.
+    net.node("b")
+        .add_address("eth0", "203.0.113.20/24")
+        .unwrap();
     // This thread is outside every node: the file it reads is the host's, unchanged (and no
     // name is looked up from here: that would be traffic from the host).
     assert_eq!(std::fs::read_to_string("/etc/hosts").unwrap(), before);
@@ -170,4 +192,13 @@ fn the_body_thread_comes_back_from_the_view() {
     assert_eq!(inside.1, before.1, "the body lost its working directory");
     assert_eq!(inside.2, ips(&["203.0.113.2"]));
     assert_eq!((mount_ns(), std::env::current_dir().unwrap()), before);
+}
+
+// The README's example ("Names"), as printed there.
+#[netns_test(topology = "client -- server\nhosts api.example.test 198.18.0.2")]
+fn by_name(net: &Net) {
+    let server = net.node("server");
+    let _listener = server.run(|| std::net::TcpListener::bind("0.0.0.0:7000").unwrap());
+    std::net::TcpStream::connect("server:7000").unwrap(); // a node's name
+    std::net::TcpStream::connect("api.example.test:7000").unwrap(); // a hosts entry
 }

@@ -25,6 +25,19 @@ pub(crate) fn new_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
     RouteNetlinkMessage::NewAddress(m)
 }
 
+/// Removes an address.
+pub(crate) fn delete_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
+    let mut m = AddressMessage::default();
+    m.header.family = family(cidr.addr);
+    m.header.prefix_len = cidr.prefix;
+    m.header.index = index;
+    m.attributes.push(AddressAttribute::Address(cidr.addr));
+    if cidr.is_ipv4() {
+        m.attributes.push(AddressAttribute::Local(cidr.addr));
+    }
+    RouteNetlinkMessage::DelAddress(m)
+}
+
 /// Dumps every address of the namespace.
 pub(crate) fn get_addresses() -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetAddress(AddressMessage::default())

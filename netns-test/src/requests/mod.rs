@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use netlink_packet_route::AddressFamily;
 
-pub(crate) use address::{get_addresses, new_address};
+pub(crate) use address::{delete_address, get_addresses, new_address};
 pub(crate) use link::{
     DEFAULT_MAX_SEGMENTS, VethEnd, barrier, get_link, get_links, new_bridge, new_veth,
     set_max_segments, set_up, set_up_in,

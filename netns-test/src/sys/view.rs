@@ -3,16 +3,17 @@
 //! mounts are untouched: the view is a slave copy, nothing propagates back.
 
 use std::ffi::CString;
-use std::io::{self, Write as _};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, setns, unshare};
 
-/// Makes the view of the node whose network namespace is `netns`, with `hosts` as its
+/// Makes the view of the node whose network namespace is `netns`, with the file `hosts` as its
 /// `/etc/hosts`; returns its mount namespace. Done on a thread of its own, which ends.
-pub(crate) fn make(netns: &OwnedFd, hosts: &str) -> io::Result<OwnedFd> {
+pub(crate) fn make(netns: &OwnedFd, hosts: &Path) -> io::Result<OwnedFd> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| -> io::Result<OwnedFd> {
@@ -34,26 +35,10 @@ pub(crate) fn make(netns: &OwnedFd, hosts: &str) -> io::Result<OwnedFd> {
                     MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
                     None::<&str>,
                 )?;
-                // A file of our own, bound over /etc/hosts in the view only, then unlinked: the
-                // view keeps its content, and the host's file system keeps nothing.
-                let source = private_file(hosts)?;
                 // Made from inside another node's view, the copy has that node's names bound
                 // there already: off with them first.
                 let _ = umount2("/etc/hosts", MntFlags::MNT_DETACH);
-                let bound = mount(
-                    Some(source.as_path()),
-                    "/etc/hosts",
-                    None::<&str>,
-                    MsFlags::MS_BIND,
-                    None::<&str>,
-                );
-                let _ = std::fs::remove_file(&source);
-                bound.map_err(|e| {
-                    io::Error::new(
-                        io::Error::from(e).kind(),
-                        format!("laying the topology's names over /etc/hosts: {e}"),
-                    )
-                })?;
+                lay_hosts(hosts)?;
                 Ok(std::fs::File::open("/proc/thread-self/ns/mnt")?.into())
             })
             .join()
@@ -61,23 +46,37 @@ pub(crate) fn make(netns: &OwnedFd, hosts: &str) -> io::Result<OwnedFd> {
     })
 }
 
-/// A new file holding `content`, under a name no one else uses, in the temporary directory.
-/// (A memfd or an O_TMPFILE file would leave nothing behind, but the kernel binds neither.)
-fn private_file(content: &str) -> io::Result<std::path::PathBuf> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = format!(
-        "netns-test-hosts-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let path = std::env::temp_dir().join(name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    file.write_all(content.as_bytes())?;
-    Ok(path)
+/// Shows the file `hosts` as `/etc/hosts` in `view` from now on. It is laid over the file shown
+/// before, so a reader opens one or the other, whole, never a file half written.
+pub(crate) fn show_hosts(view: &OwnedFd, hosts: &Path) -> io::Result<()> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> io::Result<()> {
+                unshare(CloneFlags::CLONE_FS)?;
+                setns(view.as_fd(), CloneFlags::CLONE_NEWNS)?;
+                lay_hosts(hosts)
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Binds the file `hosts` over the calling thread's `/etc/hosts`. (The file must stay linked
+/// while it is shown: the kernel mounts nothing over a file that was unlinked.)
+fn lay_hosts(hosts: &Path) -> io::Result<()> {
+    mount(
+        Some(hosts),
+        "/etc/hosts",
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("laying the topology's names over /etc/hosts: {e}"),
+        )
+    })
 }
 
 /// Moves the calling thread into `view`, keeping its working directory (entering a mount
