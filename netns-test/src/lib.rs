@@ -6,7 +6,6 @@
 // `plan` (pure) -> `build` (the executor, in namespaces) -> the runtime handles `net`, `node`,
 // `link`, `command`. Beside it: `relay` (conditioned links), `debug` (what a failure leaves),
 // `harness` (what the attribute's code calls), `requests` (netlink messages), `sys` (syscalls).
-mod addresses;
 mod build;
 mod command;
 mod conditions;

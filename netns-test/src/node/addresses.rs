@@ -2,8 +2,8 @@
 
 use netns_test_topology::Cidr;
 
+use super::Node;
 use crate::error::Error;
-use crate::node::Node;
 use crate::requests;
 use crate::sys::netlink::{Kind, Socket};
 
@@ -77,9 +77,8 @@ impl Node {
             socket.execute_one(request, &operation)
         })
         .map_err(located)?;
-        let (names, index) = self.names();
-        names
-            .change(index, |addresses| {
+        self.names
+            .change(self.index, |addresses| {
                 addresses.retain(|a| *a != cidr.addr);
                 if add {
                     addresses.push(cidr.addr);
