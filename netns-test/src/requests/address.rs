@@ -8,8 +8,8 @@ use netns_test_topology::Cidr;
 
 use super::family;
 
-/// An address, usable at once: IPv6 skips duplicate address detection.
-pub(crate) fn new_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
+/// The address `cidr` on interface `index`, as both requests name it.
+fn address(index: u32, cidr: Cidr) -> AddressMessage {
     let mut m = AddressMessage::default();
     m.header.family = family(cidr.addr);
     m.header.prefix_len = cidr.prefix;
@@ -17,7 +17,14 @@ pub(crate) fn new_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
     m.attributes.push(AddressAttribute::Address(cidr.addr));
     if cidr.is_ipv4() {
         m.attributes.push(AddressAttribute::Local(cidr.addr));
-    } else {
+    }
+    m
+}
+
+/// An address, usable at once: IPv6 skips duplicate address detection.
+pub(crate) fn new_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
+    let mut m = address(index, cidr);
+    if !cidr.is_ipv4() {
         m.header.flags = AddressHeaderFlags::Nodad;
         m.attributes
             .push(AddressAttribute::Flags(AddressFlags::Nodad));
@@ -27,15 +34,7 @@ pub(crate) fn new_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
 
 /// Removes an address.
 pub(crate) fn delete_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
-    let mut m = AddressMessage::default();
-    m.header.family = family(cidr.addr);
-    m.header.prefix_len = cidr.prefix;
-    m.header.index = index;
-    m.attributes.push(AddressAttribute::Address(cidr.addr));
-    if cidr.is_ipv4() {
-        m.attributes.push(AddressAttribute::Local(cidr.addr));
-    }
-    RouteNetlinkMessage::DelAddress(m)
+    RouteNetlinkMessage::DelAddress(address(index, cidr))
 }
 
 /// Dumps every address of the namespace.
