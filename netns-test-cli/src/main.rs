@@ -62,7 +62,7 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
-    /// Remove the /run/netns pins (NETNS_TEST_KEEP=1) of test processes that are gone
+    /// Remove the /run/netns pins (NETNS_TEST_KEEP=1) and the names directories of test processes that are gone
     Clean,
     /// Draw a topology file: nodes, switches, links with interfaces and addresses, NATs,
     /// firewalls and link conditions, to standard output
@@ -327,6 +327,12 @@ fn clean() -> Result<ExitCode, String> {
     }
     if removed.is_empty() {
         println!("no stale pins in {}", dir.display());
+    }
+    let temp = std::env::temp_dir();
+    let names = netns_test::clean_stale_names(&temp)
+        .map_err(|e| format!("cannot clean {}: {e}", temp.display()))?;
+    for dir in &names {
+        println!("removed {}", dir.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,7 @@ pub mod __private {
 }
 
 pub use conditions::Conditions;
-pub use debug::keep::{PIN_DIR, clean as clean_stale_pins};
+pub use debug::keep::{PIN_DIR, clean as clean_stale_pins, clean_stale_names};
 pub use debug::picture;
 pub use error::{Error, ErrorKind};
 pub use harness::{Outcome, Test};

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use netns_test_topology::Topology;
 
+use crate::debug::keep;
 use crate::sys::view;
 
 /// The net's names, shared by its nodes, and the views that show them.
@@ -104,8 +105,9 @@ impl State {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         if self.files.is_none() {
             let dir = std::env::temp_dir().join(format!(
-                "netns-test-hosts-{}-{}",
-                std::process::id(),
+                "{}{}-{}",
+                keep::NAMES_PREFIX,
+                keep::run_id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
             std::fs::create_dir(&dir)?;

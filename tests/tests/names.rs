@@ -202,3 +202,38 @@ fn by_name(net: &Net) {
     std::net::TcpStream::connect("server:7000").unwrap(); // a node's name
     std::net::TcpStream::connect("api.example.test:7000").unwrap(); // a hosts entry
 }
+
+/// A test process killed before its nets dropped leaves its names directories; the sweep
+/// (`netns-test clean`) removes those of ended runs only.
+#[test]
+fn a_killed_runs_names_are_swept_and_a_live_runs_kept() {
+    let dir = std::env::temp_dir().join(format!("names-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir(&dir).unwrap();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    let live = format!("netns-test-hosts-{}.{start}-3", std::process::id());
+    // The same pid with another start time is a run that ended (its pid reused by us).
+    let reused = format!("netns-test-hosts-{}.1-0", std::process::id());
+    let dead = "netns-test-hosts-4194300.77-0";
+    for name in [live.as_str(), reused.as_str(), dead, "unrelated-dir"] {
+        std::fs::create_dir(dir.join(name)).unwrap();
+        std::fs::write(dir.join(name).join("hosts.1"), "203.0.113.1 a\n").unwrap();
+    }
+    let mut removed = netns_test::clean_stale_names(&dir).unwrap();
+    removed.sort();
+    let mut expected = [dir.join(dead), dir.join(&reused)];
+    expected.sort();
+    assert_eq!(removed, expected);
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [live.as_str(), "unrelated-dir"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -32,6 +32,24 @@ fn start_time(pid: u32) -> Option<u64> {
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// This test process run: `<pid>.<start>`, in the names of what it leaves on the host (pins,
+/// names directories), so a sweep tells a finished run's from a live one's.
+pub(crate) fn run_id() -> String {
+    let pid = std::process::id();
+    format!("{pid}.{}", start_time(pid).unwrap_or(0))
+}
+
+/// Whether the run `<pid>.<start>` (as [`run_id`] writes it) has ended.
+fn ended(run: &str) -> bool {
+    let Some((pid, start)) = run.split_once('.') else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    start_time(pid) != Some(start)
+}
+
 /// A pin name: `netns-test-<pid>.<start>-<test>-<node>`, with the test path's `::` as `.`.
 fn pin_name(test: &str, node: &str) -> String {
     let pid = std::process::id();
@@ -122,13 +140,7 @@ pub fn clean(dir: &Path) -> io::Result<Vec<PathBuf>> {
         else {
             continue;
         };
-        let Some((pid, start)) = owner.split_once('.') else {
-            continue;
-        };
-        let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
-            continue;
-        };
-        if start_time(pid) == Some(start) {
+        if !ended(owner) {
             continue; // its test process still runs
         }
         let path = entry.path();
@@ -138,3 +150,36 @@ pub fn clean(dir: &Path) -> io::Result<Vec<PathBuf>> {
     }
     Ok(removed)
 }
+
+/// Removes every directory of names (`netns-test-hosts-<pid>.<start>-<n>`, the `/etc/hosts`
+/// files a net's nodes see, which the net removes when it drops) under `dir`, the temporary
+/// directory, whose test process is gone (killed before it could), and nothing else. Returns
+/// the directories removed.
+///
+/// ```no_run
+/// let removed = netns_test::clean_stale_names(&std::env::temp_dir())?;
+/// println!("removed {} names directories of killed test runs", removed.len());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn clean_stale_names(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name
+            .strip_prefix(NAMES_PREFIX)
+            .and_then(|rest| rest.rsplit_once('-'))
+            .map(|(owner, _)| owner)
+        else {
+            continue;
+        };
+        if ended(owner) && entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(entry.path())?;
+            removed.push(entry.path());
+        }
+    }
+    Ok(removed)
+}
+
+/// How a names directory's name begins.
+pub(crate) const NAMES_PREFIX: &str = "netns-test-hosts-";
