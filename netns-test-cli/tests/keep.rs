@@ -1,6 +1,7 @@
 //! `NETNS_TEST_KEEP=1` pins a failed test's nodes under /run/netns; `netns-test clean` removes the
-//! pins whose test process is gone and nothing else. Run in a private mount namespace whose /run is
-//! a fresh tmpfs, so the host's /run/netns never sees a pin.
+//! pins (and names directories) whose test process is gone and nothing else. Run in a private
+//! mount namespace whose /run is a fresh tmpfs (TMPDIR inside it), so the host's /run/netns and
+//! /tmp never see a pin or a name.
 
 use std::process::Command;
 
@@ -22,7 +23,8 @@ fn real_root() -> bool {
 const SCRIPT: &str = r#"
 set -e
 mount -t tmpfs netns-test-check /run
-mkdir /run/netns
+mkdir /run/netns /run/tmp
+export TMPDIR=/run/tmp
 NETNS_TEST_KEEP=1 "$PROBE" --ignored --exact kept_probe --test-threads=1 > /run/out 2>&1 || true
 echo "== probe"; cat /run/out
 echo "== pins"; ls /run/netns
@@ -30,8 +32,10 @@ echo "== inside"
 for pin in /run/netns/*; do nsenter --net="$pin" cat /proc/net/dev | grep -o 'eth0:' ; done
 live="/run/netns/netns-test-$$.$(cut -d' ' -f22 /proc/$$/stat)-live-x"
 touch "$live"
+mkdir "/run/tmp/netns-test-hosts-4194300.77-0" "/run/tmp/netns-test-hosts-$$.$(cut -d' ' -f22 /proc/$$/stat)-0"
 echo "== clean"; "$CLI" clean
 echo "== left"; ls /run/netns
+echo "== names left"; ls /run/tmp
 "#;
 
 #[test]
@@ -94,11 +98,22 @@ fn a_failed_test_is_kept_and_clean_removes_only_stale_pins() {
         "each pin holds its node's namespace: {text}"
     );
     let cleaned = section("clean");
-    assert_eq!(cleaned.len(), 2, "{text}");
+    assert_eq!(cleaned.len(), 3, "{text}");
     assert!(
-        cleaned
+        cleaned[..2]
             .iter()
             .all(|l| l.starts_with("removed /run/netns/netns-test-")),
+        "{text}"
+    );
+    // The names of a killed run go; a live run's stay (the probe's own went with its net).
+    assert_eq!(
+        cleaned[2], "removed /run/tmp/netns-test-hosts-4194300.77-0",
+        "{text}"
+    );
+    let names_left = section("names left");
+    assert_eq!(names_left.len(), 1, "{text}");
+    assert!(
+        names_left[0].starts_with("netns-test-hosts-") && !names_left[0].contains("4194300"),
         "{text}"
     );
     let left = section("left");
