@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use netns_test_topology::Topology;
@@ -61,14 +61,18 @@ impl Names {
         self.state().nodes[node].1.clone()
     }
 
-    /// Makes a view of the network namespace `netns` showing the names as they are now, and
-    /// keeps it current from then on.
-    pub(crate) fn make_view(&self, netns: &OwnedFd) -> io::Result<Arc<OwnedFd>> {
+    /// Makes a view with `make`, given the file of the names as they are now, and keeps it
+    /// current from then on. Returns it and what else `make` returned.
+    pub(crate) fn make_view<T>(
+        &self,
+        make: impl FnOnce(&Path) -> io::Result<(OwnedFd, T)>,
+    ) -> io::Result<(Arc<OwnedFd>, T)> {
         let mut state = self.state();
         let file = state.write()?;
-        let made = Arc::new(view::make(netns, &file)?);
+        let (made, also) = make(&file)?;
+        let made = Arc::new(made);
         state.views.push(made.clone());
-        Ok(made)
+        Ok((made, also))
     }
 
     /// Changes the `node`th node's addresses with `change`, and shows the result in every view.

@@ -296,7 +296,9 @@ impl Node {
         if let Some(view) = &*view {
             return Ok(view.clone());
         }
-        let made = self.names.make_view(&self.ns)?;
+        let (made, ()) = self
+            .names
+            .make_view(|hosts| Ok((view::make(&self.ns, hosts)?, ())))?;
         *view = Some(made.clone());
         Ok(made)
     }
@@ -304,9 +306,20 @@ impl Node {
     /// Moves the calling thread into this node and its view until the guards drop (the view
     /// first, then the network namespace).
     pub(crate) fn enter_with_view(&self) -> std::io::Result<(view::Visit, Entered)> {
-        let view = self.view()?;
         let entered = Entered::new(&self.ns)?;
-        let visit = view::visit(&view)?;
+        let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
+        let visit = match &*view {
+            Some(made) => view::visit(made)?,
+            None => {
+                // The body's node is usually first used here: made on this thread, which
+                // enters it anyway, rather than on one of its own.
+                let (made, visit) = self
+                    .names
+                    .make_view(|hosts| view::make_and_visit(&self.ns, hosts))?;
+                *view = Some(made);
+                visit
+            }
+        };
         Ok((visit, entered))
     }
 

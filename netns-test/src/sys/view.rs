@@ -16,41 +16,58 @@ use nix::sched::{CloneFlags, setns, unshare};
 pub(crate) fn make(netns: &OwnedFd, hosts: &Path) -> io::Result<OwnedFd> {
     std::thread::scope(|scope| {
         scope
-            .spawn(|| -> io::Result<OwnedFd> {
-                unshare(CloneFlags::CLONE_FS | CloneFlags::CLONE_NEWNS)?;
-                mount(
-                    None::<&str>,
-                    "/",
-                    None::<&str>,
-                    MsFlags::MS_REC | MsFlags::MS_SLAVE,
-                    None::<&str>,
-                )?;
-                setns(netns, CloneFlags::CLONE_NEWNET)?;
-                // A sysfs mounted from inside the node lists the node's interfaces. Laid over
-                // the host's, not in its place: every unmount costs the kernel an RCU grace
-                // period (0.1 ms and more), and the one below is hidden all the same.
-                mount(
-                    Some("sysfs"),
-                    "/sys",
-                    Some("sysfs"),
-                    MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                    None::<&str>,
-                )?;
-                // Made from inside another node's view, the copy has that node's names bound
-                // there already: laid over them too, unless their file is gone (the kernel
-                // mounts nothing over an unlinked file), then off with them first.
-                if let Err(e) = lay_hosts(hosts) {
-                    if e != nix::errno::Errno::ENOENT {
-                        return Err(not_laid(e));
-                    }
-                    let _ = umount2("/etc/hosts", MntFlags::MNT_DETACH);
-                    lay_hosts(hosts).map_err(not_laid)?;
-                }
-                Ok(std::fs::File::open("/proc/thread-self/ns/mnt")?.into())
-            })
+            .spawn(|| make_here(netns, hosts))
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
+}
+
+/// Makes the view on the calling thread and enters it, until the returned [`Visit`] drops:
+/// what [`make`] then [`visit`] do, without a thread of its own (a body's first view).
+pub(crate) fn make_and_visit(netns: &OwnedFd, hosts: &Path) -> io::Result<(OwnedFd, Visit)> {
+    let home: OwnedFd = std::fs::File::open("/proc/thread-self/ns/mnt")?.into();
+    let cwd = std::env::current_dir().ok();
+    let visit = Visit { home, cwd };
+    // On failure, the visit's drop takes the thread back from the half-made view.
+    let view = make_here(netns, hosts)?;
+    if let Some(cwd) = &visit.cwd {
+        let _ = std::env::set_current_dir(cwd);
+    }
+    Ok((view, visit))
+}
+
+/// Moves the calling thread into a new view and returns it.
+fn make_here(netns: &OwnedFd, hosts: &Path) -> io::Result<OwnedFd> {
+    unshare(CloneFlags::CLONE_FS | CloneFlags::CLONE_NEWNS)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )?;
+    setns(netns, CloneFlags::CLONE_NEWNET)?;
+    // A sysfs mounted from inside the node lists the node's interfaces. Laid over
+    // the host's, not in its place: every unmount costs the kernel an RCU grace
+    // period (0.1 ms and more), and the one below is hidden all the same.
+    mount(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )?;
+    // Made from inside another node's view, the copy has that node's names bound
+    // there already: laid over them too, unless their file is gone (the kernel
+    // mounts nothing over an unlinked file), then off with them first.
+    if let Err(e) = lay_hosts(hosts) {
+        if e != nix::errno::Errno::ENOENT {
+            return Err(not_laid(e));
+        }
+        let _ = umount2("/etc/hosts", MntFlags::MNT_DETACH);
+        lay_hosts(hosts).map_err(not_laid)?;
+    }
+    Ok(std::fs::File::open("/proc/thread-self/ns/mnt")?.into())
 }
 
 /// Shows the file `hosts` as `/etc/hosts` in `view` from now on. It is laid over the file shown
