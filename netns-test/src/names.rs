@@ -26,8 +26,11 @@ struct State {
     /// Every view made so far: each shows the file, and is told when it changes.
     views: Vec<Arc<OwnedFd>>,
     /// The files shown, in a directory of the net's own under the temporary directory, made
-    /// with the first view and removed with the net.
+    /// with the first view and removed with the net: the directory and how many it holds.
     files: Option<(PathBuf, u32)>,
+    /// The file of the names as they are now, once written: shared by every view made until
+    /// the names change.
+    current: Option<PathBuf>,
 }
 
 impl Names {
@@ -48,6 +51,7 @@ impl Names {
                 hosts,
                 views: Vec::new(),
                 files: None,
+                current: None,
             }),
         }
     }
@@ -68,7 +72,7 @@ impl Names {
         make: impl FnOnce(&Path) -> io::Result<(OwnedFd, T)>,
     ) -> io::Result<(Arc<OwnedFd>, T)> {
         let mut state = self.state();
-        let file = state.write()?;
+        let file = state.current_file()?;
         let (made, also) = make(&file)?;
         let made = Arc::new(made);
         state.views.push(made.clone());
@@ -83,10 +87,11 @@ impl Names {
     ) -> io::Result<()> {
         let mut state = self.state();
         change(&mut state.nodes[node].1);
+        state.current = None;
         if state.views.is_empty() {
             return Ok(());
         }
-        let file = state.write()?;
+        let file = state.current_file()?;
         state
             .views
             .iter()
@@ -103,6 +108,16 @@ impl Drop for Names {
 }
 
 impl State {
+    /// The file of the names as they are now: the last one written, unless they changed since.
+    fn current_file(&mut self) -> io::Result<PathBuf> {
+        if let Some(path) = &self.current {
+            return Ok(path.clone());
+        }
+        let path = self.write()?;
+        self.current = Some(path.clone());
+        Ok(path)
+    }
+
     /// Writes the names as they are now to a new file, returned.
     fn write(&mut self) -> io::Result<PathBuf> {
         use std::sync::atomic::{AtomicU64, Ordering};

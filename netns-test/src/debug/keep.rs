@@ -34,9 +34,12 @@ fn start_time(pid: u32) -> Option<u64> {
 
 /// This test process run: `<pid>.<start>`, in the names of what it leaves on the host (pins,
 /// names directories), so a sweep tells a finished run's from a live one's.
-pub(crate) fn run_id() -> String {
-    let pid = std::process::id();
-    format!("{pid}.{}", start_time(pid).unwrap_or(0))
+pub(crate) fn run_id() -> &'static str {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let pid = std::process::id();
+        format!("{pid}.{}", start_time(pid).unwrap_or(0))
+    })
 }
 
 /// Whether the run `<pid>.<start>` (as [`run_id`] writes it) has ended.
@@ -52,8 +55,6 @@ fn ended(run: &str) -> bool {
 
 /// A pin name: `netns-test-<pid>.<start>-<test>-<node>`, with the test path's `::` as `.`.
 fn pin_name(test: &str, node: &str) -> String {
-    let pid = std::process::id();
-    let start = start_time(pid).unwrap_or(0);
     let test: String = test
         .replace("::", ".")
         .chars()
@@ -65,7 +66,7 @@ fn pin_name(test: &str, node: &str) -> String {
             }
         })
         .collect();
-    let mut name = format!("{PREFIX}{pid}.{start}-{test}-{node}");
+    let mut name = format!("{PREFIX}{}-{test}-{node}", run_id());
     name.truncate(255);
     name
 }
