@@ -27,15 +27,19 @@
 
 #![warn(missing_docs)]
 
+mod change;
 mod cidr;
 mod conditions;
 mod error;
 mod lex;
 mod middlebox;
 mod model;
+mod removal;
+mod render;
 mod resolve;
 mod syntax;
 
+pub use change::change;
 pub use cidr::{Cidr, CidrError};
 pub use error::TopologyError;
 pub use middlebox::{Firewall, Match, Nat, NatKind, Protocol, Rule};
@@ -139,3 +143,6 @@ mod tests;
 
 #[cfg(test)]
 mod middlebox_tests;
+
+#[cfg(test)]
+mod change_tests;

@@ -17,6 +17,18 @@ pub struct Topology {
     pub(crate) nodes: Vec<Node>,
     pub(crate) links: Vec<Link>,
     pub(crate) hosts: Vec<(String, Vec<IpAddr>)>,
+    /// What auto-addressing handed out, so a change keeps handing out fresh addresses.
+    pub(crate) memory: Memory,
+}
+
+/// What auto-addressing has handed out so far: a change to a running topology continues from
+/// here rather than reusing a subnet or a switch host number that was given out before.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Memory {
+    /// Where the allocator of auto-addressed subnets stands.
+    pub auto_next: u32,
+    /// Per switch (by name): its subnets and the last host number handed out.
+    pub switches: Vec<(String, Vec<Cidr>, u128)>,
 }
 
 impl Topology {

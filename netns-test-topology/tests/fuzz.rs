@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use netns_test_topology::{
-    InterfaceKind, MAX_DELAY_NS, MAX_NODES, Protocol, Rule, Topology, parse,
+    InterfaceKind, MAX_DELAY_NS, MAX_NODES, Protocol, Rule, Topology, change, parse,
 };
 use proptest::prelude::*;
 
@@ -20,7 +20,16 @@ fn check(text: &str) {
         started.elapsed()
     );
     match result {
-        Ok(t) => consistent(&t),
+        Ok(t) => {
+            consistent(&t);
+            // Written back, it parses to itself: a change to a running topology starts there.
+            let again = parse(&t.to_string()).unwrap_or_else(|e| panic!("{t}\n{e}"));
+            assert_eq!(
+                (again.nodes(), again.links(), again.hosts()),
+                (t.nodes(), t.links(), t.hosts()),
+                "{text:?} written back as {t}"
+            );
+        }
         Err(e) => {
             assert!(e.line >= 1 && e.column >= 1, "{e:?}");
             assert!(
@@ -28,6 +37,29 @@ fn check(text: &str) {
                 "{e:?} past the end of {text:?}"
             );
             assert!(!e.message.is_empty());
+        }
+    }
+}
+
+/// What must hold of every change to a running topology: refused with a position inside the
+/// added text, or a consistent topology that keeps every running node and link as it was.
+fn check_change(base: &Topology, text: &str) {
+    match change(base, text) {
+        Ok(t) => {
+            consistent(&t);
+            assert_eq!(&t.links()[..base.links().len()], base.links(), "{text:?}");
+            for (was, now) in base.nodes().iter().zip(t.nodes()) {
+                assert_eq!(was.name, now.name);
+                assert_eq!(was.interfaces[..], now.interfaces[..was.interfaces.len()]);
+            }
+        }
+        Err(e) => {
+            assert!(e.line >= 1 && e.column >= 1, "{e:?}");
+            assert!(
+                e.line <= text.lines().count().max(1),
+                "{e:?} past the end of {text:?}"
+            );
+            assert!(!e.message.contains(&(usize::MAX / 2).to_string()), "{e:?}");
         }
     }
 }
@@ -228,6 +260,22 @@ proptest! {
         check(&format!("{base}nat r {iface} {kind} {extra}"));
         check(&format!("{base}firewall r {}", rules.join(" ")));
         check(&format!("{base}firewall r in {iface} {}", rules.join(" ")));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 5_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_change_applies_or_is_refused(text in word_soup(), removed in 0usize..4) {
+        let base = parse(
+            "switch s\nnode r forward\nh1 -- s\nh2 -- s\ns -- r\n\
+             r:wan 203.0.113.1/24 -- srv 203.0.113.10/24\nroute h1 default via 198.18.0.3\n\
+             nat r wan\nfirewall srv allow tcp/80\nhosts relay.test 198.51.100.7",
+        )
+        .unwrap();
+        let base = if removed < base.links().len() { base.without_link(removed) } else { base };
+        check_change(&base, &text);
     }
 }
 

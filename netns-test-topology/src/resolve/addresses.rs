@@ -155,6 +155,16 @@ impl Allocator {
         }
     }
 
+    /// Goes on from `next` (an earlier [`Allocator::position`]) if that is further along.
+    pub fn skip_to(&mut self, next: u32) {
+        self.next = self.next.max(next);
+    }
+
+    /// Where the allocator stands: nothing before it is handed out again.
+    pub fn position(&self) -> u32 {
+        self.next
+    }
+
     /// The next free subnet with room for `hosts` hosts: a /24, or wider for bigger switches.
     pub fn subnet(&mut self, hosts: usize, written: &[Cidr]) -> Option<Cidr> {
         let mut prefix = 24u8;

@@ -38,6 +38,18 @@ impl Resolver<'_> {
             next_eth: vec![0; self.nodes.nodes.len()],
             next_host: HashMap::new(),
         };
+        // A change goes on from what the running topology handed out.
+        state.allocator.skip_to(self.memory.auto_next);
+        for (name, cidrs, last) in &self.memory.switches {
+            if let Some(i) = self
+                .nodes
+                .find(name)
+                .filter(|&i| self.nodes.nodes[i].is_switch)
+            {
+                subnets.allocated.insert(i, cidrs.clone());
+                state.next_host.insert(i, *last);
+            }
+        }
         for statement in self.statements {
             match statement {
                 Statement::Switch { name, .. } => {
@@ -50,7 +62,17 @@ impl Resolver<'_> {
                 _ => {}
             }
         }
+        self.memory.auto_next = state.allocator.position();
+        let mut switches: Vec<_> = subnets.allocated.into_iter().collect();
         self.switch_cidrs = switch_cidrs;
+        switches.sort_by_key(|(i, _)| *i);
+        self.memory.switches = switches
+            .into_iter()
+            .map(|(i, cidrs)| {
+                let last = state.next_host.get(&i).copied().unwrap_or(0);
+                (self.nodes.nodes[i].name.clone(), cidrs, last)
+            })
+            .collect();
         Ok(())
     }
 

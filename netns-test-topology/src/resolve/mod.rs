@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::Cidr;
 use crate::error::TopologyError;
-use crate::model::{Link, Topology};
+use crate::model::{Link, Memory, Topology};
 use crate::syntax::{Spanned, Statement};
 use addresses::Addresses;
 use nodes::Nodes;
@@ -32,10 +32,20 @@ struct Resolver<'s> {
     /// Per node, the interface names written in the text (auto names skip them).
     explicit: Vec<HashSet<String>>,
     links: Vec<Link>,
+    /// What auto-addressing handed out before (for a change), then after.
+    memory: Memory,
 }
 
 /// Resolves parsed statements into a checked topology.
 pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyError> {
+    resolve_after(statements, Memory::default())
+}
+
+/// Resolves parsed statements into a checked topology, auto-addressing on from `memory`.
+pub(crate) fn resolve_after(
+    statements: Vec<Statement>,
+    memory: Memory,
+) -> Result<Topology, TopologyError> {
     let mut r = Resolver {
         statements: &statements,
         nodes: Nodes::default(),
@@ -43,6 +53,7 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
         addresses: Addresses::default(),
         explicit: Vec::new(),
         links: Vec::new(),
+        memory,
     };
     r.declare_nodes()?;
     r.claim_addresses()?;
@@ -56,6 +67,7 @@ pub(crate) fn resolve(statements: Vec<Statement>) -> Result<Topology, TopologyEr
         nodes: r.nodes.into_nodes(),
         links: r.links,
         hosts,
+        memory: r.memory,
     })
 }
 
