@@ -52,6 +52,8 @@ pub enum ErrorKind {
     /// The caller asked for something the API cannot do (bad link conditions, conditions on a
     /// plain link); fix the call.
     Usage,
+    /// The node or link this handle stands for was removed from the running topology.
+    Removed,
 }
 
 #[derive(Debug)]
@@ -136,6 +138,14 @@ impl Error {
             },
             hint: Some(hint),
         }))
+    }
+
+    /// `operation` asked of a node or link that was removed (`what` names it).
+    pub(crate) fn removed(operation: impl Into<String>, what: &str) -> Error {
+        let mut e = Error::usage(operation, format!("{what} was removed from the running topology"))
+            .with_hint("a handle taken since it was added again answers for the new one");
+        e.0.kind = ErrorKind::Removed;
+        e
     }
 
     pub(crate) fn usage(operation: impl Into<String>, message: impl Into<String>) -> Error {

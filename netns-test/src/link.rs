@@ -2,6 +2,9 @@
 
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use netns_test_topology::Topology;
 
 use netlink_packet_route::RouteNetlinkMessage;
 
@@ -12,15 +15,47 @@ use crate::relay::RelayedLink;
 use crate::requests;
 use crate::sys::netlink::{Kind, Socket};
 
-/// What the runtime keeps of each link of the topology.
+/// What the runtime keeps of each link the net has had.
 pub(crate) struct LinkState {
+    /// Each end: its node's place among the net's nodes, and its interface's name there.
+    pub ends: [(usize, String); 2],
     /// The interface index of each end in its node.
     pub ifindex: [u32; 2],
     /// The relay of a conditioned link.
     pub relay: Option<RelayedLink>,
+    /// Whether the topology writes the link's seed.
+    pub written_seed: bool,
     /// For a plain link, per end, whether what that end sends is cut; the lock also orders
     /// concurrent cuts and mends.
     pub cut: Mutex<[bool; 2]>,
+    /// Whether the link was removed.
+    pub removed: AtomicBool,
+}
+
+impl LinkState {
+    /// A link of `topology` whose ends (node, interface, in the topology's terms) are now in
+    /// the net's nodes at `ends`' places.
+    pub fn new(
+        topology: &Topology,
+        ends: [(usize, usize); 2],
+        link: &netns_test_topology::Link,
+        ifindex: [u32; 2],
+        relay: Option<RelayedLink>,
+    ) -> LinkState {
+        let names = link.ends.map(|e| {
+            let node = &topology.nodes()[e.node];
+            node.interfaces[e.iface].name.clone()
+        });
+        let [a, b] = names;
+        LinkState {
+            ends: [(ends[0].0, a), (ends[1].0, b)],
+            ifindex,
+            relay,
+            written_seed: link.conditions.and_then(|c| c.seed).is_some(),
+            cut: Mutex::new([false; 2]),
+            removed: AtomicBool::new(false),
+        }
+    }
 }
 
 /// A link between two nodes, from [`Net::link`]: cut it, mend it, change its conditions.
@@ -42,11 +77,16 @@ impl<'n> Link<'n> {
         Link { net, index }
     }
 
+    pub(crate) fn net(&self) -> &'n Net {
+        self.net
+    }
+
     fn state(&self) -> &'n LinkState {
         self.net.link_state(self.index)
     }
 
-    /// The index of this link in [`netns_test_topology::Topology::links`].
+    /// The link's number among every link the net has had, in order of creation: for a net
+    /// that no link was removed from, its index in [`netns_test_topology::Topology::links`].
     ///
     /// ```no_run
     /// # fn demo(net: &netns_test::Net) {
@@ -58,6 +98,30 @@ impl<'n> Link<'n> {
         self.index
     }
 
+    /// Whether the link was removed ([`Link::remove`], [`Node::remove`](crate::Node::remove)).
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// let link = net.link("laptop", "wifi");
+    /// link.remove()?;
+    /// assert!(link.is_removed());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_removed(&self) -> bool {
+        self.state().removed.load(Ordering::Acquire)
+    }
+
+    /// An error if the link was removed.
+    fn alive(&self, operation: &str) -> Result<(), Error> {
+        if self.is_removed() {
+            return Err(Error::removed(
+                format!("{operation} link {self}"),
+                &format!("link {self}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The two ends as `(node, interface)`, left then right as written in the topology.
     ///
     /// ```no_run
@@ -66,11 +130,12 @@ impl<'n> Link<'n> {
     /// # }
     /// ```
     pub fn ends(&self) -> [(&'n str, &'n str); 2] {
-        let topology = self.net.topology();
-        topology.links()[self.index].ends.map(|end| {
-            let node = &topology.nodes()[end.node];
-            (node.name.as_str(), node.interfaces[end.iface].name.as_str())
-        })
+        let state = self.state();
+        let [(a, ai), (b, bi)] = &state.ends;
+        [
+            (self.net.node_at(*a).name(), ai.as_str()),
+            (self.net.node_at(*b).name(), bi.as_str()),
+        ]
     }
 
     /// Cuts the link: from the moment this returns, no frame crosses it either way (frames in
@@ -104,6 +169,7 @@ impl<'n> Link<'n> {
     /// # Ok(()) }
     /// ```
     pub fn down_from(&self, node: &str) -> Result<(), Error> {
+        self.alive("cutting")?;
         let [(a, _), (b, _)] = self.ends();
         let side = match node {
             n if n == a => 0,
@@ -153,6 +219,7 @@ impl<'n> Link<'n> {
 
     /// Cuts or mends each direction, by the end that sends it.
     fn set_cut(&self, cut: [bool; 2], operation: &str) -> Result<(), Error> {
+        self.alive(operation)?;
         let operation = format!("{operation} link {self}");
         let state = self.state();
         if let Some(relay) = &state.relay {
@@ -214,6 +281,7 @@ impl<'n> Link<'n> {
     /// # Ok(()) }
     /// ```
     pub fn set(&self, conditions: Conditions) -> Result<(), Error> {
+        self.alive("setting the conditions of")?;
         let wire = conditions.validate()?;
         let operation = format!("setting the conditions of link {self}");
         let Some(relay) = &self.state().relay else {
@@ -250,23 +318,17 @@ impl<'n> Link<'n> {
         which: [bool; 2],
         request: impl Fn(usize, u32) -> (Kind, RouteNetlinkMessage) + Sync,
     ) -> Result<(), Error> {
-        let topology = self.net.topology();
-        let ends = topology.links()[self.index].ends;
-        for (side, (end, index)) in ends.iter().zip(self.state().ifindex).enumerate() {
+        let state = self.state();
+        for (side, ((slot, iface), index)) in state.ends.iter().zip(state.ifindex).enumerate() {
             if !which[side] {
                 continue;
             }
-            let node = &topology.nodes()[end.node];
-            self.net
-                .node(&node.name)
-                .in_netns(|| {
-                    let mut socket = Socket::open().map_err(|e| Error::io(operation, e))?;
-                    socket.execute_one(request(side, index), operation)
-                })
-                .map_err(|e| {
-                    e.on_node(&node.name)
-                        .on_interface(&node.interfaces[end.iface].name)
-                })?;
+            let node = self.net.node_at(*slot);
+            node.in_netns(|| {
+                let mut socket = Socket::open().map_err(|e| Error::io(operation, e))?;
+                socket.execute_one(request(side, index), operation)
+            })
+            .map_err(|e| e.on_node(node.name()).on_interface(iface))?;
         }
         Ok(())
     }

@@ -85,8 +85,18 @@ impl Names {
         node: usize,
         change: impl FnOnce(&mut Vec<IpAddr>),
     ) -> io::Result<()> {
+        self.change_all(|nodes, _| change(&mut nodes[node].1))
+    }
+
+    /// Changes the names with `change` (given every node's name and addresses, in the order
+    /// of the net's nodes, then the `hosts` entries), and shows the result in every view.
+    pub(crate) fn change_all(
+        &self,
+        change: impl FnOnce(&mut Vec<(String, Vec<IpAddr>)>, &mut Vec<(String, Vec<IpAddr>)>),
+    ) -> io::Result<()> {
         let mut state = self.state();
-        change(&mut state.nodes[node].1);
+        let State { nodes, hosts, .. } = &mut *state;
+        change(nodes, hosts);
         state.current = None;
         if state.views.is_empty() {
             return Ok(());

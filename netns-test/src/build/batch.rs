@@ -170,8 +170,9 @@ fn request(
             dest,
             gateway,
             iface,
+            replace,
         } => (
-            Kind::Create,
+            if replace { Kind::Replace } else { Kind::Create },
             requests::new_route(dest, gateway, iface.map(index)),
         ),
     }

@@ -19,6 +19,11 @@ pub(super) fn install(node: &Node, ns: &OwnedFd) -> Result<(), Error> {
     namespace::enter(ns)
         .map_err(|e| Error::io("entering the node's namespace", e).on_node(&node.name))?;
     send(node, requests)?;
+    install_timeout(node)
+}
+
+/// Sets the NAT's mapping lifetime, from inside its namespace (the calling thread's).
+pub(super) fn install_timeout(node: &Node) -> Result<(), Error> {
     if let Some(secs) = node.nat.and_then(|n| n.timeout_secs) {
         let secs = secs.to_string();
         // A UDP entry keeps the unreplied timeout for a while after its first reply: both.

@@ -19,6 +19,7 @@
 //! All of it happens on short-lived threads; no caller's thread ever changes namespace.
 
 mod batch;
+pub(crate) mod change;
 pub(crate) mod middlebox;
 mod namespaces;
 mod progress;
@@ -53,6 +54,8 @@ pub(crate) struct Output {
     pub relayed: Vec<(usize, RelayedLink)>,
     /// Per link, the interface index of each end in its node.
     pub link_ifindex: Vec<[u32; 2]>,
+    /// Per node and interface, its index.
+    pub ifindex: Vec<Vec<u32>>,
 }
 
 /// Builds `topology` and returns one namespace per node, in the topology's node order; the
@@ -127,7 +130,9 @@ fn build_here(
     }
     await_all(topology, &plan, &mut sockets)?;
     let relayed = match relay {
-        Some(relay) => carry(topology, &plan, relay, test_seed)?,
+        Some(relay) => carry(topology, &plan, relay, &|k| {
+            relay::fate::link_seed(test_seed, k)
+        })?,
         None => Vec::new(),
     };
     let link_ifindex = topology
@@ -137,6 +142,7 @@ fn build_here(
         .collect();
     Ok(Output {
         link_ifindex,
+        ifindex: plan.ifindex[..nodes.len()].to_vec(),
         nodes: namespaces
             .into_iter()
             .zip(inodes)
@@ -172,12 +178,13 @@ fn await_all(topology: &Topology, plan: &Plan, sockets: &mut [Socket]) -> Result
     Ok(())
 }
 
-/// Hands each conditioned link to the relay, with its conditions and its seed.
+/// Hands each conditioned link to the relay, with its conditions and its seed: the one written
+/// on the link, else `seed(k)` for link `k`.
 fn carry(
     topology: &Topology,
     plan: &Plan,
     relay: &'static Relay,
-    test_seed: u64,
+    seed: &(dyn Fn(usize) -> u64 + Sync),
 ) -> Result<Vec<(usize, RelayedLink)>, Error> {
     let r = plan
         .relay()
@@ -190,7 +197,7 @@ fn carry(
             let link_seed = link
                 .conditions
                 .and_then(|c| c.seed)
-                .unwrap_or_else(|| relay::fate::link_seed(test_seed, k));
+                .unwrap_or_else(|| seed(k));
             let ports = [plan.ifindex[r][2 * c], plan.ifindex[r][2 * c + 1]];
             let carried = relay.carry(ports, wire, link_seed).map_err(|e| {
                 let [a, b] = link.ends.map(|e| topology.nodes()[e.node].name.as_str());

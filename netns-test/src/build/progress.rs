@@ -159,7 +159,7 @@ fn configure(
 
 /// Moves the calling thread into `node`'s namespace `ns` and writes `settings` there
 /// (`missing_ok`: as for [`sysctl::write`]).
-fn write_node_sysctls(
+pub(super) fn write_node_sysctls(
     node: &Node,
     ns: &OwnedFd,
     settings: &[(&str, &str)],

@@ -80,6 +80,7 @@ pub(super) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
             dest,
             gateway,
             iface,
+            ..
         } => (
             iface.map(name),
             match gateway {

@@ -30,7 +30,7 @@ fn describe(net: &Net) -> String {
     let read = |node: &crate::node::Node| {
         let mut text = read_node()?;
         if let Some(spec) = node.middlebox() {
-            text.push_str(&read_middlebox(spec)?);
+            text.push_str(&read_middlebox(&spec)?);
         }
         Ok(text)
     };

@@ -44,6 +44,7 @@ impl Node {
             format!("removing address {text}")
         };
         let located = |e: Error| e.on_node(self.name()).on_interface(iface);
+        self.alive(&operation).map_err(located)?;
         let cidr: Cidr = text.parse().map_err(|e| {
             located(Error::usage(&operation, format!("`{text}` is not an address: {e}")))
                 .with_hint("write an address with its prefix length, as in the topology: `203.0.113.7/24` or `2001:db8::7/64`")

@@ -1,5 +1,7 @@
 //! A node's NAT and firewall at run time: its mappings, forgetting them, what its rules stopped.
 
+use std::sync::Arc;
+
 use netns_test_topology::Node as NodeSpec;
 
 use super::Node;
@@ -19,6 +21,7 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn nat_mappings(&self) -> Result<Vec<Mapping>, Error> {
+        self.alive("reading the NAT's mappings")?;
         self.nat_spec("reading the NAT's mappings")?;
         self.in_netns(|| {
             let mut socket = NetfilterSocket::open()?;
@@ -38,11 +41,12 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn flush_nat(&self) -> Result<(), Error> {
+        self.alive("forgetting the NAT's mappings")?;
         let spec = self.nat_spec("forgetting the NAT's mappings")?;
         self.in_netns(|| {
             let mut socket = NetfilterSocket::open()
                 .map_err(|e| Error::io("forgetting the NAT's mappings", e).on_node(&self.name))?;
-            middlebox::flush(&mut socket, spec)
+            middlebox::flush(&mut socket, &spec)
         })
     }
 
@@ -57,19 +61,19 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn stopped(&self) -> Result<Vec<Stopped>, Error> {
-        let Some(spec) = &self.middlebox else {
+        self.alive("reading the firewall's counters")?;
+        let Some(spec) = self.middlebox() else {
             return Ok(Vec::new());
         };
         self.in_netns(|| {
             let mut socket = NetfilterSocket::open()?;
-            middlebox::stopped(&mut socket, spec)
+            middlebox::stopped(&mut socket, &spec)
         })
         .map_err(|e| Error::io("reading the firewall's counters", e).on_node(&self.name))
     }
 
-    fn nat_spec(&self, operation: &str) -> Result<&NodeSpec, Error> {
-        self.middlebox
-            .as_deref()
+    fn nat_spec(&self, operation: &str) -> Result<Arc<NodeSpec>, Error> {
+        self.middlebox()
             .filter(|s| s.nat.is_some())
             .ok_or_else(|| {
                 Error::usage(operation, format!("node `{}` is not a NAT", self.name))
@@ -78,7 +82,10 @@ impl Node {
     }
 
     /// The node as declared, when it has a NAT or a firewall (for the failure dump).
-    pub(crate) fn middlebox(&self) -> Option<&NodeSpec> {
-        self.middlebox.as_deref()
+    pub(crate) fn middlebox(&self) -> Option<Arc<NodeSpec>> {
+        self.middlebox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }

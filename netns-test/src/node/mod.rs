@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 mod addresses;
@@ -18,6 +18,7 @@ use crate::command;
 use crate::error::Error;
 use crate::interfaces::InterfaceState;
 use crate::names::Names;
+use crate::net::Core;
 use crate::sys::namespace::{self, Entered};
 use crate::sys::view;
 
@@ -39,11 +40,15 @@ pub struct Node {
     /// Shared by the net's nodes: whether any started a process, to be killed at teardown.
     commands: Arc<AtomicBool>,
     /// The node as the topology declares it, when it has a NAT or a firewall.
-    middlebox: Option<Box<NodeSpec>>,
+    middlebox: Mutex<Option<Arc<NodeSpec>>>,
     /// The net's names (this node's addresses among them), shared by its nodes.
     names: Arc<Names>,
     /// Its view of the file system, made on first use.
     view: Mutex<Option<Arc<OwnedFd>>>,
+    /// The net it belongs to, to remove itself from.
+    net: Weak<Core>,
+    /// Whether it was removed.
+    removed: AtomicBool,
 }
 
 impl Node {
@@ -74,7 +79,10 @@ impl Node {
             .find(|ip| ip.is_ipv4())
             .or_else(|| ips.first())
             .copied()
-            .unwrap_or_else(|| panic!("netns-test: node `{}` has no address", self.name))
+            .unwrap_or_else(|| {
+                self.assert_alive("Node::ip");
+                panic!("netns-test: node `{}` has no address", self.name)
+            })
     }
 
     /// Every address of the node, in declaration order (then those added by
@@ -100,6 +108,7 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.assert_alive("Node::run");
         let view = self
             .view()
             .unwrap_or_else(|e| panic!("netns-test: cannot make node `{}`'s view: {e}", self.name));
@@ -146,6 +155,7 @@ impl Node {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.assert_alive("Node::spawn");
         self.runtime().spawn(fut)
     }
 
@@ -157,9 +167,10 @@ impl Node {
         inode: u64,
         commands: Arc<AtomicBool>,
         names: Arc<Names>,
+        net: Weak<Core>,
     ) -> Node {
         let middlebox =
-            (spec.nat.is_some() || !spec.firewalls.is_empty()).then(|| Box::new(spec.clone()));
+            (spec.nat.is_some() || !spec.firewalls.is_empty()).then(|| Arc::new(spec.clone()));
         Node {
             name: spec.name.clone(),
             index,
@@ -167,10 +178,65 @@ impl Node {
             inode,
             runtime: OnceLock::new(),
             commands,
-            middlebox,
+            middlebox: Mutex::new(middlebox),
             names,
             view: Mutex::new(None),
+            net,
+            removed: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the node was removed ([`Node::remove`]).
+    ///
+    /// ```no_run
+    /// # fn demo(net: &netns_test::Net) -> Result<(), netns_test::Error> {
+    /// let old = net.node("router");
+    /// old.remove()?;
+    /// assert!(old.is_removed() && net.try_node("router").is_none());
+    /// # Ok(()) }
+    /// ```
+    pub fn is_removed(&self) -> bool {
+        self.removed.load(Ordering::Acquire)
+    }
+
+    /// An error if the node was removed.
+    pub(crate) fn alive(&self, operation: &str) -> Result<(), Error> {
+        if self.is_removed() {
+            return Err(Error::removed(operation, &format!("node `{}`", self.name)));
+        }
+        Ok(())
+    }
+
+    /// Panics if the node was removed, for the calls that answer no `Result`.
+    fn assert_alive(&self, call: &str) {
+        if self.is_removed() {
+            panic!(
+                "netns-test: {call} on node `{}`, which was removed from the running topology",
+                self.name
+            );
+        }
+    }
+
+    /// Marks the node removed: from now on its handle answers so.
+    pub(crate) fn mark_removed(&self) {
+        self.removed.store(true, Ordering::Release);
+    }
+
+    /// The net, for a change made through the node.
+    pub(crate) fn net(&self) -> Option<Arc<Core>> {
+        self.net.upgrade()
+    }
+
+    /// Its place among the net's nodes.
+    pub(crate) fn slot(&self) -> usize {
+        self.index
+    }
+
+    /// Replaces what the failure dump and the counters know of its NAT and firewall.
+    pub(crate) fn set_middlebox(&self, spec: &NodeSpec) {
+        let middlebox =
+            (spec.nat.is_some() || !spec.firewalls.is_empty()).then(|| Arc::new(spec.clone()));
+        *self.middlebox.lock().unwrap_or_else(|e| e.into_inner()) = middlebox;
     }
 
     /// This node's interfaces as the kernel holds them now: index, name, MAC, MTU, state and
@@ -183,6 +249,7 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn interfaces(&self) -> Result<Vec<InterfaceState>, Error> {
+        self.alive("reading the node's interfaces")?;
         self.in_netns(|| {
             let mut socket = crate::sys::netlink::Socket::open()?;
             crate::interfaces::read(&mut socket)
@@ -215,6 +282,7 @@ impl Node {
     /// # Ok(()) }
     /// ```
     pub fn command(&self, program: impl AsRef<OsStr>) -> std::process::Command {
+        self.assert_alive("Node::command");
         self.commands.store(true, Ordering::Relaxed);
         let view = self
             .view()
@@ -321,11 +389,6 @@ impl Node {
             }
         };
         Ok((visit, entered))
-    }
-
-    /// Whether a process was started in any node of the net.
-    pub(crate) fn started_processes(&self) -> bool {
-        self.commands.load(Ordering::Relaxed)
     }
 }
 

@@ -195,6 +195,13 @@ impl RelayedLink {
         })
     }
 
+    /// Stops carrying the link now (its ports are about to go).
+    pub fn forget(&self) -> io::Result<()> {
+        self.relay.control.change(|links| {
+            links.remove(&self.id);
+        })
+    }
+
     /// Cuts or mends each direction (by the side that sends it).
     pub fn set_cut(&self, down: [bool; 2]) -> io::Result<()> {
         self.relay.control.change(|links| {

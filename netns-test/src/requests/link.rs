@@ -106,6 +106,11 @@ pub(crate) fn set_max_segments(index: u32, segments: u32) -> RouteNetlinkMessage
 /// The kernel's default for [`set_max_segments`] (GSO_MAX_SEGS).
 pub(crate) const DEFAULT_MAX_SEGMENTS: u32 = 65_535;
 
+/// Deletes a link (a veth end takes its peer along, wherever it is).
+pub(crate) fn delete_link(index: u32) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::DelLink(link(index, false, Vec::new()))
+}
+
 /// Reads one link (which also makes the kernel apply its pending carrier change).
 pub(crate) fn get_link(index: u32) -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetLink(link(index, false, Vec::new()))

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
     NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
@@ -46,6 +46,8 @@ pub(crate) enum Kind {
     Create,
     /// Change something that exists.
     Change,
+    /// Create something, or replace what is there under the same key (a route).
+    Replace,
 }
 
 /// A kernel refusal of one request: the errno and the kernel's own explanation, if it gave one.
@@ -145,6 +147,7 @@ impl Socket {
                 let flags = match kind {
                     Kind::Create => NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
                     Kind::Change => NLM_F_REQUEST | NLM_F_ACK,
+                    Kind::Replace => NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
                 };
                 self.seq = self.seq.wrapping_add(1);
                 serialize(&mut out, message, flags, self.seq);

@@ -69,6 +69,24 @@ pub(crate) fn table(family: Family, name: &str) -> Request {
     )
 }
 
+/// The node's tables gone, whether it had them or not (each is made first if missing, so the
+/// transaction holds either way): what comes before a rule set that replaces the node's.
+pub(crate) fn clear() -> Vec<Request> {
+    let mut out = Vec::new();
+    for (family, name) in [(Family::Ip, NAT_TABLE), (Family::Inet, FILTER_TABLE)] {
+        out.push(table(family, name));
+        out.push(request(
+            family,
+            NfTablesMessage::DeleteTable(TableMessage {
+                attributes: vec![TableAttribute::Name(name.into())],
+            }),
+            0,
+            format!("removing table {name}"),
+        ));
+    }
+    out
+}
+
 /// Where a base chain hooks in.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum HookPoint {

@@ -9,9 +9,11 @@
 //! peer has a different index as an urgent link event and brings it up at once, while one whose
 //! peer has the same index waits for the next once-a-second link-event run.
 
+pub(crate) mod change;
+
 use std::net::IpAddr;
 
-use netns_test_topology::{Cidr, InterfaceKind, RouteVia, Topology};
+use netns_test_topology::{Cidr, InterfaceKind, Route, RouteVia, Topology};
 
 use crate::conditions::{Conditions, Wire};
 
@@ -51,11 +53,12 @@ pub(crate) enum Step {
     },
     /// Add an address.
     Address { iface: usize, cidr: Cidr },
-    /// Add a route.
+    /// Add a route (`replace`: or replace the node's route to the same destination).
     Route {
         dest: Cidr,
         gateway: Option<IpAddr>,
         iface: Option<usize>,
+        replace: bool,
     },
 }
 
@@ -149,51 +152,8 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
         }
     }
     let mut relay_steps = Vec::new();
-    for (k, link) in topology.links().iter().enumerate() {
-        if let Some(conditions) = &link.conditions {
-            // Two pairs through the relay namespace, each created from there (see `relay`).
-            let wire = Conditions::from_topology(conditions)
-                .validate()
-                .expect("the topology language checks conditions as `validate` does");
-            let c = plan.relayed.len();
-            plan.relayed.push((k, wire));
-            for (side, end) in link.ends.iter().enumerate() {
-                relay_steps.push(Step::RelayPort {
-                    port: 2 * c + side,
-                    link: k,
-                    side,
-                    mtu: link.mtu,
-                    per_packet: wire.per_packet(),
-                });
-                let bridge = topology.nodes()[end.node].is_switch.then_some(0);
-                plan.configure[end.node].push(Step::PeerUp {
-                    iface: end.iface,
-                    bridge,
-                });
-            }
-            continue;
-        }
-        // The switch side creates the pair, so its end joins the bridge in the same request.
-        let [a, b] = link.ends;
-        let is_port = |end: netns_test_topology::LinkEnd| topology.nodes()[end.node].is_switch;
-        let (local, peer) = if is_port(b) && !is_port(a) {
-            (b, a)
-        } else {
-            (a, b)
-        };
-        let bridge = is_port(local).then_some(0);
-        plan.create[local.node].push(Step::Veth {
-            iface: local.iface,
-            peer_node: peer.node,
-            peer_iface: peer.iface,
-            mtu: link.mtu,
-            bridge,
-        });
-        let bridge = is_port(peer).then_some(0);
-        plan.configure[peer.node].push(Step::PeerUp {
-            iface: peer.iface,
-            bridge,
-        });
+    for k in 0..topology.links().len() {
+        add_link(&mut plan, topology, k, &mut relay_steps);
     }
     for (i, node) in topology.nodes().iter().enumerate() {
         for (j, iface) in node.interfaces.iter().enumerate() {
@@ -205,18 +165,7 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
             }
         }
         for route in &node.routes {
-            plan.configure[i].push(match route.via {
-                RouteVia::Gateway(gw) => Step::Route {
-                    dest: route.dest,
-                    gateway: Some(gw),
-                    iface: None,
-                },
-                RouteVia::Dev(j) => Step::Route {
-                    dest: route.dest,
-                    gateway: None,
-                    iface: Some(j),
-                },
-            });
+            plan.configure[i].push(route_step(route, false));
         }
     }
     if !relay_steps.is_empty() {
@@ -230,6 +179,74 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
         plan.wait_ipv6.push(Vec::new());
     }
     plan
+}
+
+/// Adds the steps that make link `k` of `topology`: a veth pair, or two through the relay
+/// namespace (their steps pushed to `relay_steps`) for a conditioned link.
+fn add_link(plan: &mut Plan, topology: &Topology, k: usize, relay_steps: &mut Vec<Step>) {
+    let link = &topology.links()[k];
+    if let Some(conditions) = &link.conditions {
+        // Two pairs through the relay namespace, each created from there (see `relay`).
+        let wire = Conditions::from_topology(conditions)
+            .validate()
+            .expect("the topology language checks conditions as `validate` does");
+        let c = plan.relayed.len();
+        plan.relayed.push((k, wire));
+        for (side, end) in link.ends.iter().enumerate() {
+            relay_steps.push(Step::RelayPort {
+                port: 2 * c + side,
+                link: k,
+                side,
+                mtu: link.mtu,
+                per_packet: wire.per_packet(),
+            });
+            let bridge = topology.nodes()[end.node].is_switch.then_some(0);
+            plan.configure[end.node].push(Step::PeerUp {
+                iface: end.iface,
+                bridge,
+            });
+        }
+        return;
+    }
+    // The switch side creates the pair, so its end joins the bridge in the same request.
+    let [a, b] = link.ends;
+    let is_port = |end: netns_test_topology::LinkEnd| topology.nodes()[end.node].is_switch;
+    let (local, peer) = if is_port(b) && !is_port(a) {
+        (b, a)
+    } else {
+        (a, b)
+    };
+    let bridge = is_port(local).then_some(0);
+    plan.create[local.node].push(Step::Veth {
+        iface: local.iface,
+        peer_node: peer.node,
+        peer_iface: peer.iface,
+        mtu: link.mtu,
+        bridge,
+    });
+    let bridge = is_port(peer).then_some(0);
+    plan.configure[peer.node].push(Step::PeerUp {
+        iface: peer.iface,
+        bridge,
+    });
+}
+
+/// The step adding `route` (`replace`: or replacing the route to its destination).
+fn route_step(route: &Route, replace: bool) -> Step {
+    match route.via {
+        RouteVia::Gateway(gw) => Step::Route {
+            dest: route.dest,
+            gateway: Some(gw),
+            iface: None,
+            replace,
+        },
+        RouteVia::Dev(j) => Step::Route {
+            dest: route.dest,
+            gateway: None,
+            iface: Some(j),
+            replace,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The runtime handle of a whole topology: [`Net`], which owns its [`Node`]s and links.
 
+mod change;
+mod slots;
+
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use netns_test_topology::Topology;
 
@@ -11,9 +14,11 @@ use crate::build;
 use crate::command;
 use crate::error::Error;
 use crate::link::{Link, LinkState};
+use crate::names::Names;
 use crate::node::Node;
 use crate::relay::fate::{self, SeedSource};
 use crate::sys::namespace;
+use slots::Slots;
 
 /// A topology built in fresh network namespaces, one per node. Dropping it tears everything down:
 /// the namespaces' fds close and the kernel frees every link, address and route.
@@ -27,12 +32,39 @@ use crate::sys::namespace;
 /// # Ok::<(), netns_test::Error>(())
 /// ```
 pub struct Net {
+    core: Arc<Core>,
+}
+
+/// What a [`Net`] holds, shared (weakly) with its nodes so that a node can remove itself.
+pub(crate) struct Core {
     // Dropped in this order: the relay forgets the links before their namespaces close.
-    links: Vec<LinkState>,
-    topology: Topology,
-    nodes: Vec<Node>,
-    /// The test's seed and where it came from, when a link has conditions.
-    seed: Option<(u64, SeedSource)>,
+    /// Every link the net has had, removed ones too (their handles answer that they were).
+    links: Slots<LinkState>,
+    /// Every version of the topology, the running one last.
+    versions: Slots<Topology>,
+    /// Every node the net has had, removed ones too.
+    nodes: Slots<Node>,
+    /// What runs now, in the running topology's terms; held while the net changes.
+    live: Mutex<Live>,
+    /// Shared by the nodes: whether any started a process.
+    commands: Arc<AtomicBool>,
+    /// The net's names, shared by the nodes.
+    names: Arc<Names>,
+}
+
+/// The running topology's nodes and links, as places in the net's lists, and its interfaces'
+/// indexes.
+pub(crate) struct Live {
+    /// Per node of the running topology, its place in `Net::nodes`.
+    pub nodes: Vec<usize>,
+    /// Per link of the running topology, its place in `Net::links`.
+    pub links: Vec<usize>,
+    /// Per node and interface of the running topology, the interface's index.
+    pub ifindex: Vec<Vec<u32>>,
+    /// The next interface index never handed out in this net.
+    pub next_ifindex: u32,
+    /// The test's seed and where it came from, once a link has conditions.
+    pub seed: Option<(u64, SeedSource)>,
 }
 
 impl Net {
@@ -84,35 +116,56 @@ impl Net {
             nodes: built,
             relayed,
             link_ifindex,
+            ifindex,
         } = build::build(&topology, seed.map_or(0, |s| s.0))?;
-        let mut links: Vec<LinkState> = link_ifindex
-            .into_iter()
-            .map(|ifindex| LinkState {
-                ifindex,
-                relay: None,
-                cut: Mutex::new([false; 2]),
-            })
-            .collect();
-        for (k, relayed) in relayed {
-            links[k].relay = Some(relayed);
-        }
+        let mut relayed: Vec<_> = relayed.into_iter().map(Some).collect();
         let commands = Arc::new(AtomicBool::new(false));
-        let names = Arc::new(crate::names::Names::new(&topology));
-        let nodes = topology
-            .nodes()
-            .iter()
-            .enumerate()
-            .zip(built)
-            .map(|(spec, build::Built { ns, inode })| {
-                Node::new(spec, ns, inode, commands.clone(), names.clone())
-            })
-            .collect();
-        Ok(Net {
-            links,
-            topology,
-            nodes,
+        let names = Arc::new(Names::new(&topology));
+        let next_ifindex = ifindex.iter().flatten().max().map_or(0, |i| i + 1);
+        let live = Live {
+            nodes: (0..topology.nodes().len()).collect(),
+            links: (0..topology.links().len()).collect(),
+            ifindex,
+            next_ifindex,
             seed,
-        })
+        };
+        let core = Arc::new(Core {
+            links: Slots::new(),
+            versions: Slots::new(),
+            nodes: Slots::new(),
+            live: Mutex::new(live),
+            commands,
+            names,
+        });
+        for (k, (link, ifindex)) in topology.links().iter().zip(link_ifindex).enumerate() {
+            let relay = relayed
+                .iter_mut()
+                .find(|r| r.as_ref().is_some_and(|(j, _)| *j == k))
+                .and_then(Option::take)
+                .map(|(_, r)| r);
+            let ends = link.ends.map(|e| (e.node, e.iface));
+            core.links
+                .push(LinkState::new(&topology, ends, link, ifindex, relay));
+        }
+        for (spec, build::Built { ns, inode }) in topology.nodes().iter().enumerate().zip(built) {
+            core.nodes.push(core.new_node(spec, ns, inode));
+        }
+        core.versions.push(topology);
+        Ok(Net { core })
+    }
+
+    /// What runs now; held, it keeps the net from changing.
+    pub(crate) fn live(&self) -> MutexGuard<'_, Live> {
+        self.core.live()
+    }
+
+    /// The node at place `slot` of the net's nodes (a removed one included).
+    pub(crate) fn node_at(&self, slot: usize) -> &Node {
+        self.core.nodes.get(slot)
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
     }
 
     /// The first link between nodes `a` and `b` (in either order).
@@ -127,9 +180,7 @@ impl Net {
     /// ```
     pub fn link(&self, a: &str, b: &str) -> Link<'_> {
         self.try_link(a, b).unwrap_or_else(|| {
-            let known: Vec<String> = (0..self.links.len())
-                .map(|k| Link::new(self, k).to_string())
-                .collect();
+            let known: Vec<String> = self.links().map(|l| l.to_string()).collect();
             panic!(
                 "netns-test: no link between `{a}` and `{b}` in this topology (links: {})",
                 if known.is_empty() {
@@ -149,18 +200,14 @@ impl Net {
     /// # }
     /// ```
     pub fn try_link(&self, a: &str, b: &str) -> Option<Link<'_>> {
-        let nodes = self.topology.nodes();
-        self.topology
-            .links()
-            .iter()
-            .position(|l| {
-                let [x, y] = l.ends.map(|e| nodes[e.node].name.as_str());
-                (x, y) == (a, b) || (x, y) == (b, a)
-            })
-            .map(|k| Link::new(self, k))
+        self.links().find(|l| {
+            let [(x, _), (y, _)] = l.ends();
+            (x, y) == (a, b) || (x, y) == (b, a)
+        })
     }
 
-    /// Every link, in order of appearance in the topology.
+    /// Every link, in order of appearance in the topology (links added by [`Net::apply`]
+    /// last; removed ones are left out).
     ///
     /// ```no_run
     /// # fn demo(net: &netns_test::Net) {
@@ -170,23 +217,21 @@ impl Net {
     /// # }
     /// ```
     pub fn links(&self) -> impl Iterator<Item = Link<'_>> {
-        (0..self.links.len()).map(|k| Link::new(self, k))
+        let slots = self.live().links.clone();
+        slots.into_iter().map(|k| Link::new(self, k))
     }
 
     pub(crate) fn link_state(&self, index: usize) -> &LinkState {
-        &self.links[index]
+        self.core.links.get(index)
     }
 
     /// For a failure report: each conditioned link's conditions and seed, and how to replay
     /// them. `None` when no link has conditions.
     pub(crate) fn seed_report(&self) -> Option<String> {
-        let (test_seed, source) = self.seed?;
+        let (test_seed, source) = self.live().seed?;
         let mut out = String::new();
         for link in self.links().filter(|l| l.seed().is_some()) {
-            let written = self.topology.links()[link.index()]
-                .conditions
-                .and_then(|c| c.seed)
-                .is_some();
+            let written = self.link_state(link.index()).written_seed;
             out.push_str(&format!(
                 "  link {link}: {} seed={}{}\n",
                 link.conditions().unwrap_or_default(),
@@ -220,7 +265,7 @@ impl Net {
     /// ```
     pub fn node(&self, name: &str) -> &Node {
         self.try_node(name).unwrap_or_else(|| {
-            let known: Vec<&str> = self.nodes.iter().map(Node::name).collect();
+            let known: Vec<&str> = self.nodes().map(Node::name).collect();
             panic!(
                 "netns-test: no node `{name}` in this topology (nodes: {})",
                 known.join(", ")
@@ -238,10 +283,11 @@ impl Net {
     /// # }
     /// ```
     pub fn try_node(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.name() == name)
+        self.nodes().find(|n| n.name() == name)
     }
 
-    /// Every node, in order of first appearance in the topology.
+    /// Every node, in order of first appearance in the topology (nodes added by
+    /// [`Net::apply`] last; removed ones are left out).
     ///
     /// ```no_run
     /// # fn demo(net: &netns_test::Net) {
@@ -249,7 +295,8 @@ impl Net {
     /// # }
     /// ```
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.iter()
+        let slots = self.live().nodes.clone();
+        slots.into_iter().map(|i| self.core.nodes.get(i))
     }
 
     /// Runs `f` inside each node in turn, on one short-lived thread that hops from node to node
@@ -262,8 +309,7 @@ impl Net {
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    self.nodes
-                        .iter()
+                    self.nodes()
                         .map(|node| namespace::enter(&**node.ns()).and_then(|()| f(node)))
                         .collect()
                 })
@@ -272,7 +318,8 @@ impl Net {
         })
     }
 
-    /// The validated topology this net was built from.
+    /// The running topology: the one the net was built from, with what [`Net::apply`] added
+    /// and less what was removed since.
     ///
     /// ```no_run
     /// # fn demo(net: &netns_test::Net) {
@@ -280,14 +327,47 @@ impl Net {
     /// # }
     /// ```
     pub fn topology(&self) -> &Topology {
-        &self.topology
+        self.core.topology()
     }
 }
 
-impl Drop for Net {
+impl Core {
+    /// What runs now; held, it keeps the net from changing.
+    pub(crate) fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The running topology.
+    pub(crate) fn topology(&self) -> &Topology {
+        self.versions.last().expect("a net has its first topology")
+    }
+
+    /// The handle of a node just built: `spec` is the `index`th node of the topology, and
+    /// will be the next of the net's nodes.
+    pub(crate) fn new_node(
+        self: &Arc<Core>,
+        spec: (usize, &netns_test_topology::Node),
+        ns: std::os::fd::OwnedFd,
+        inode: u64,
+    ) -> Node {
+        let slot = self.nodes.len();
+        Node::new(
+            (slot, spec.1),
+            ns,
+            inode,
+            self.commands.clone(),
+            self.names.clone(),
+            Arc::downgrade(self),
+        )
+    }
+}
+
+impl Drop for Core {
     fn drop(&mut self) {
-        if self.nodes.first().is_some_and(Node::started_processes) {
-            let inodes: Vec<u64> = self.nodes.iter().map(Node::netns_inode).collect();
+        if self.commands.load(std::sync::atomic::Ordering::Relaxed) {
+            let inodes: Vec<u64> = (0..self.nodes.len())
+                .map(|i| self.nodes.get(i).netns_inode())
+                .collect();
             command::kill_processes_in(&inodes);
         }
     }
@@ -295,6 +375,7 @@ impl Drop for Net {
 
 impl fmt::Debug for Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Net").field("nodes", &self.nodes).finish()
+        let nodes: Vec<&Node> = self.nodes().collect();
+        f.debug_struct("Net").field("nodes", &nodes).finish()
     }
 }
