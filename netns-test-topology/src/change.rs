@@ -22,7 +22,7 @@ use crate::{Cidr, MAX_TEXT_BYTES};
 /// assert_eq!(t.nodes().len(), 3);
 /// assert_eq!(t.node("c").unwrap().interfaces[0].addresses[0].to_string(), "198.18.1.1/24");
 /// let e = netns_test_topology::change(&base, "route a default via 203.0.113.1").unwrap_err();
-/// assert_eq!((e.line, e.column), (1, 23));
+/// assert_eq!((e.line, e.column), (1, 21));
 /// ```
 pub fn change(base: &Topology, text: &str) -> Result<Topology, TopologyError> {
     let own = base.to_string();

@@ -142,8 +142,11 @@ impl Error {
 
     /// `operation` asked of a node or link that was removed (`what` names it).
     pub(crate) fn removed(operation: impl Into<String>, what: &str) -> Error {
-        let mut e = Error::usage(operation, format!("{what} was removed from the running topology"))
-            .with_hint("a handle taken since it was added again answers for the new one");
+        let mut e = Error::usage(
+            operation,
+            format!("{what} was removed from the running topology"),
+        )
+        .with_hint("a handle taken since it was added again answers for the new one");
         e.0.kind = ErrorKind::Removed;
         e
     }

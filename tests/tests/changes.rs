@@ -20,7 +20,6 @@ fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
 
-
 /// A laptop on a Wi-Fi router and a cell router, both in front of one server.
 #[netns_test(
     topology = "
@@ -92,7 +91,11 @@ fn a_laptop_roams_from_wifi_to_cell(net: &Net) {
     assert!(e.to_string().contains("removed"), "{e}");
     assert!(net.try_link("laptop", "wifi").is_none());
     assert_eq!(net.link("laptop", "cell").ends()[0], ("laptop", "eth0"));
-    assert!(net.topology().to_string().contains("laptop:eth0 198.18.0.1/24 -- cell:eth1"));
+    assert!(
+        net.topology()
+            .to_string()
+            .contains("laptop:eth0 198.18.0.1/24 -- cell:eth1")
+    );
 }
 
 #[netns_test(topology = "switch s\na -- s\nb -- s", node = "a")]
@@ -125,10 +128,16 @@ fn a_removed_node_takes_its_links_processes_and_name(net: &Net) {
     b.remove().unwrap();
     // Its process is killed, its links gone from both ends, its name no longer resolves.
     let status = sleeper.wait().unwrap();
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9)
+    );
     assert!(net.links().next().is_none());
     let a_ifaces = net.node("a").interfaces().unwrap();
-    assert_eq!(a_ifaces.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["lo"]);
+    assert_eq!(
+        a_ifaces.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        ["lo"]
+    );
     let c_ifaces = net.node("c").interfaces().unwrap();
     assert_eq!(c_ifaces.len(), 1);
     assert!(resolve("b").is_empty());
@@ -149,7 +158,8 @@ fn a_removed_node_takes_its_links_processes_and_name(net: &Net) {
     );
 }
 
-#[netns_test(topology = "
+#[netns_test(
+    topology = "
 node r1 forward
 node r2 forward
 a 203.0.113.10/24 -- r1 203.0.113.1/24
@@ -158,7 +168,9 @@ r1 192.0.2.1/28 -- s 192.0.2.10/28
 r2 192.0.2.17/28 -- s 192.0.2.20/28
 route a 192.0.2.0/24 via 203.0.113.1
 route s default via 192.0.2.1
-", node = "a")]
+",
+    node = "a"
+)]
 fn a_route_said_again_replaces_the_running_one(net: &Net) {
     netns_test::assert_not_in_host_netns();
     let s = net.node("s");
@@ -191,7 +203,10 @@ fn a_wrong_statement_changes_nothing(net: &Net) {
     assert!(e.to_string().contains("on no subnet of node `a`"), "{e}");
 }
 
-#[netns_test(topology = "a 203.0.113.1/24 -- b 203.0.113.2/24\nfirewall b drop udp", node = "a")]
+#[netns_test(
+    topology = "a 203.0.113.1/24 -- b 203.0.113.2/24\nfirewall b drop udp",
+    node = "a"
+)]
 fn a_firewall_said_again_replaces_the_running_one(net: &Net) {
     netns_test::assert_not_in_host_netns();
     let b = net.node("b");

@@ -65,7 +65,9 @@ fn apply_here(
     let namespace_of = |i: usize| -> &OwnedFd {
         match i.checked_sub(change.running) {
             Some(k) if k < fresh.len() => &fresh[k].ns,
-            Some(_) => relay.expect("a relay namespace when a new link has conditions").ns(),
+            Some(_) => relay
+                .expect("a relay namespace when a new link has conditions")
+                .ns(),
             None => running[i],
         }
     };
@@ -102,7 +104,11 @@ fn apply_here(
                 ("net.ipv6.conf.all.forwarding", "0"),
             ]);
         }
-        settings.extend(change.settings[i].iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        settings.extend(
+            change.settings[i]
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         if !settings.is_empty() {
             super::progress::write_node_sysctls(node, namespace_of(i), &settings, false)?;
         }

@@ -107,7 +107,9 @@ impl Core {
         };
         let first_port = relay.map_or(0, |r| r.reserve_ports(2 * conditioned));
         let change = plan::change::change(old, &new, &live.ifindex, live.next_ifindex, first_port);
-        let running: Vec<&OwnedFd> = live.nodes.iter().map(|&s| &**self.nodes.get(s).ns()).collect();
+        let running: Vec<Arc<OwnedFd>> =
+            live.nodes.iter().map(|&s| self.nodes.get(s).ns()).collect();
+        let running: Vec<&OwnedFd> = running.iter().map(|ns| &**ns).collect();
         let (test_seed, first_slot) = (live.seed.map_or(0, |s| s.0), self.links.len());
         let seed = |k: usize| fate::link_seed(test_seed, first_slot + k - running_links);
         let mut changed = build::change::apply(&new, &change, &running, relay, &seed)?;
@@ -208,7 +210,10 @@ impl Core {
             .iter()
             .map(|e| {
                 let iface = &topology.nodes()[e.node].interfaces[e.iface];
-                (live.nodes[e.node], iface.addresses.iter().map(|c| c.addr).collect())
+                (
+                    live.nodes[e.node],
+                    iface.addresses.iter().map(|c| c.addr).collect(),
+                )
             })
             .collect();
         for end in link.ends {
@@ -248,6 +253,7 @@ impl Core {
             .position(|&s| s == slot)
             .expect("a node not removed runs");
         node.mark_removed();
+        node.release();
         live.nodes.remove(i);
         live.ifindex.remove(i);
         self.versions.push(self.topology().without_node(i));

@@ -310,7 +310,7 @@ impl Net {
             scope
                 .spawn(|| {
                     self.nodes()
-                        .map(|node| namespace::enter(&**node.ns()).and_then(|()| f(node)))
+                        .map(|node| namespace::enter(&*node.ns()).and_then(|()| f(node)))
                         .collect()
                 })
                 .join()

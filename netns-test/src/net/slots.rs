@@ -89,7 +89,10 @@ mod tests {
         assert_eq!(first, "zero");
         assert_eq!(slots.get(4_999), "4999");
         assert_eq!(slots.get(16), "16");
-        assert_eq!((slots.len(), slots.last().map(String::as_str)), (5_000, Some("4999")));
+        assert_eq!(
+            (slots.len(), slots.last().map(String::as_str)),
+            (5_000, Some("4999"))
+        );
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| (0..1_000).for_each(|i| drop(slots.push(i.to_string()))));

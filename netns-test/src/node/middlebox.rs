@@ -73,12 +73,10 @@ impl Node {
     }
 
     fn nat_spec(&self, operation: &str) -> Result<Arc<NodeSpec>, Error> {
-        self.middlebox()
-            .filter(|s| s.nat.is_some())
-            .ok_or_else(|| {
-                Error::usage(operation, format!("node `{}` is not a NAT", self.name))
-                    .with_hint("declare it with `nat NODE` in the topology")
-            })
+        self.middlebox().filter(|s| s.nat.is_some()).ok_or_else(|| {
+            Error::usage(operation, format!("node `{}` is not a NAT", self.name))
+                .with_hint("declare it with `nat NODE` in the topology")
+        })
     }
 
     /// The node as declared, when it has a NAT or a firewall (for the failure dump).

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 mod addresses;
@@ -34,9 +34,10 @@ pub struct Node {
     name: String,
     /// Its place in the topology's nodes.
     index: usize,
-    ns: Arc<OwnedFd>,
+    /// Its namespace, held until the node is removed or the net dropped.
+    ns: Mutex<Option<Arc<OwnedFd>>>,
     inode: u64,
-    runtime: OnceLock<tokio::runtime::Runtime>,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
     /// Shared by the net's nodes: whether any started a process, to be killed at teardown.
     commands: Arc<AtomicBool>,
     /// The node as the topology declares it, when it has a NAT or a firewall.
@@ -125,7 +126,7 @@ impl Node {
     pub(crate) fn in_netns<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         std::thread::scope(|scope| {
             let handle = scope.spawn(|| {
-                namespace::enter(&*self.ns).unwrap_or_else(|e| {
+                namespace::enter(&*self.ns()).unwrap_or_else(|e| {
                     panic!("netns-test: cannot enter node `{}`: {e}", self.name)
                 });
                 f()
@@ -156,7 +157,16 @@ impl Node {
         F::Output: Send + 'static,
     {
         self.assert_alive("Node::spawn");
-        self.runtime().spawn(fut)
+        let mut runtime = self.runtime();
+        let runtime = runtime.get_or_insert_with(|| {
+            self.runtime_with(true, 1).unwrap_or_else(|e| {
+                panic!(
+                    "netns-test: cannot start a runtime in node `{}`: {e}",
+                    self.name
+                )
+            })
+        });
+        runtime.spawn(fut)
     }
 
     /// The `index`th node as built: its name, namespace, the net's process flag and the net's
@@ -174,9 +184,9 @@ impl Node {
         Node {
             name: spec.name.clone(),
             index,
-            ns: Arc::new(ns),
+            ns: Mutex::new(Some(Arc::new(ns))),
             inode,
-            runtime: OnceLock::new(),
+            runtime: Mutex::new(None),
             commands,
             middlebox: Mutex::new(middlebox),
             names,
@@ -257,15 +267,8 @@ impl Node {
         .map_err(|e| Error::io("reading the node's interfaces", e).on_node(&self.name))
     }
 
-    fn runtime(&self) -> &tokio::runtime::Runtime {
-        self.runtime.get_or_init(|| {
-            self.runtime_with(true, 1).unwrap_or_else(|e| {
-                panic!(
-                    "netns-test: cannot start a runtime in node `{}`: {e}",
-                    self.name
-                )
-            })
-        })
+    fn runtime(&self) -> MutexGuard<'_, Option<tokio::runtime::Runtime>> {
+        self.runtime.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A [`std::process::Command`] whose process runs inside this node: it sees the node's
@@ -287,7 +290,7 @@ impl Node {
         let view = self
             .view()
             .unwrap_or_else(|e| panic!("netns-test: cannot make node `{}`'s view: {e}", self.name));
-        command::command(self.ns.clone(), view, program.as_ref())
+        command::command(self.ns(), view, program.as_ref())
     }
 
     /// A path naming this node's namespace while the [`Net`](crate::Net) lives, for `nsenter --net=PATH`
@@ -306,7 +309,7 @@ impl Node {
         PathBuf::from(format!(
             "/proc/{}/fd/{}",
             std::process::id(),
-            self.ns.as_raw_fd()
+            self.ns().as_raw_fd()
         ))
     }
 
@@ -323,8 +326,28 @@ impl Node {
         self.inode
     }
 
-    pub(crate) fn ns(&self) -> &Arc<OwnedFd> {
-        &self.ns
+    /// Its namespace.
+    ///
+    /// # Panics
+    /// If the node was removed (callers that answer a `Result` check first).
+    pub(crate) fn ns(&self) -> Arc<OwnedFd> {
+        let ns = self.ns.lock().unwrap_or_else(|e| e.into_inner());
+        ns.clone().unwrap_or_else(|| {
+            panic!(
+                "netns-test: node `{}` was removed from the running topology",
+                self.name
+            )
+        })
+    }
+
+    /// Lets go of what keeps the removed node's namespace alive: its descriptor, its view and
+    /// its runtime (whose tasks are dropped, as a machine switched off stops its programs).
+    pub(crate) fn release(&self) {
+        self.ns.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.view.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(runtime) = self.runtime().take() {
+            runtime.shutdown_background();
+        }
     }
 
     /// A new tokio runtime whose every thread (workers and blocking pool) lives inside this
@@ -342,7 +365,7 @@ impl Node {
         } else {
             tokio::runtime::Builder::new_current_thread()
         };
-        let ns = self.ns.clone();
+        let ns = self.ns();
         let view = self.view()?;
         let node = self.name.clone();
         builder
@@ -366,7 +389,7 @@ impl Node {
         }
         let (made, ()) = self
             .names
-            .make_view(|hosts| Ok((view::make(&self.ns, hosts)?, ())))?;
+            .make_view(|hosts| Ok((view::make(&self.ns(), hosts)?, ())))?;
         *view = Some(made.clone());
         Ok(made)
     }
@@ -374,7 +397,7 @@ impl Node {
     /// Moves the calling thread into this node and its view until the guards drop (the view
     /// first, then the network namespace).
     pub(crate) fn enter_with_view(&self) -> std::io::Result<(view::Visit, Entered)> {
-        let entered = Entered::new(&self.ns)?;
+        let entered = Entered::new(&self.ns())?;
         let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
         let visit = match &*view {
             Some(made) => view::visit(made)?,
@@ -383,7 +406,7 @@ impl Node {
                 // enters it anyway, rather than on one of its own.
                 let (made, visit) = self
                     .names
-                    .make_view(|hosts| view::make_and_visit(&self.ns, hosts))?;
+                    .make_view(|hosts| view::make_and_visit(&self.ns(), hosts))?;
                 *view = Some(made);
                 visit
             }
@@ -397,7 +420,8 @@ const SHUTDOWN: Duration = Duration::from_secs(5);
 
 impl Drop for Node {
     fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
+        let runtime = self.runtime.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(runtime) = runtime.take() {
             // A runtime cannot be dropped from async code; a plain thread can always wait for it.
             let started = std::time::Instant::now();
             std::thread::spawn(move || runtime.shutdown_timeout(SHUTDOWN))

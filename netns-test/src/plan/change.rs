@@ -63,12 +63,6 @@ pub(crate) fn change(
             } else {
                 plan.wait_up[i].push(j);
             }
-            for &cidr in &iface.addresses {
-                plan.configure[i].push(Step::Address { iface: j, cidr });
-                if !cidr.is_ipv4() {
-                    plan.wait_ipv6[i].push(cidr.addr);
-                }
-            }
         }
         plan.ifindex.push(indexes);
         let Some(was) = was else {
@@ -98,7 +92,17 @@ pub(crate) fn change(
     for k in old.links().len()..new.links().len() {
         add_link(&mut plan, new, k, &mut relay_steps);
     }
+    // Peer ends up first, then addresses, then routes (which need them), as in a build.
     for (i, node) in new.nodes().iter().enumerate() {
+        let kept = old.nodes().get(i).map_or(0, |w| w.interfaces.len());
+        for (j, iface) in node.interfaces.iter().enumerate().skip(kept) {
+            for &cidr in &iface.addresses {
+                plan.configure[i].push(Step::Address { iface: j, cidr });
+                if !cidr.is_ipv4() {
+                    plan.wait_ipv6[i].push(cidr.addr);
+                }
+            }
+        }
         let was = old.nodes().get(i).map_or(&[][..], |w| &w.routes[..]);
         for route in node.routes.iter().filter(|r| !was.contains(r)) {
             // A route to a destination the node routes already replaces it.
@@ -154,7 +158,10 @@ mod tests {
         let old = parse("switch s\na -- s\nb -- s").unwrap();
         let new = apply(&old, "c -- s").unwrap();
         let c = change(&old, &new, &ifindex(&old), 200, 0);
-        assert_eq!((c.running, c.running_links, c.grown_switches.clone()), (3, 2, vec![0]));
+        assert_eq!(
+            (c.running, c.running_links, c.grown_switches.clone()),
+            (3, 2, vec![0])
+        );
         // The switch side makes the pair, so its end joins the running bridge at once.
         assert_eq!(
             c.plan.create,
@@ -175,31 +182,42 @@ mod tests {
         assert_eq!(c.plan.ifindex[3], [201]);
         assert_eq!(c.next_ifindex, 202);
         assert!(c.plan.configure[..3].iter().all(Vec::is_empty));
-        assert!(matches!(c.plan.configure[3][..], [Step::PeerUp { .. }, Step::Address { .. }]));
+        assert!(matches!(
+            c.plan.configure[3][..],
+            [Step::PeerUp { .. }, Step::Address { .. }]
+        ));
     }
 
     #[test]
     fn a_route_said_again_replaces_and_a_new_nat_reinstalls() {
-        let old =
-            parse("node r forward\nh -- r\nr -- s\nroute h default via 198.18.0.2").unwrap();
+        let old = parse("node r forward\nh -- r\nr -- s\nroute h default via 198.18.0.2").unwrap();
         let new = apply(
             &old,
             "route h default via 198.18.0.2\nroute h 192.0.2.0/24 via 198.18.0.2\nnat r eth1\nnode s sysctl net.ipv4.tcp_ecn=1",
         )
         .unwrap();
         let c = change(&old, &new, &ifindex(&old), 200, 0);
-        assert!(c.plan.create.iter().all(Vec::is_empty), "nothing new to make");
+        assert!(
+            c.plan.create.iter().all(Vec::is_empty),
+            "nothing new to make"
+        );
         assert!(matches!(
             c.plan.configure[1][..],
             [Step::Route { replace: false, .. }]
         ));
         assert_eq!(c.middleboxes, [0]);
-        assert_eq!(c.settings[2], [("net.ipv4.tcp_ecn".to_string(), "1".to_string())]);
+        assert_eq!(
+            c.settings[2],
+            [("net.ipv4.tcp_ecn".to_string(), "1".to_string())]
+        );
         let new = apply(&old, "route h default dev eth0").unwrap();
         let c = change(&old, &new, &ifindex(&old), 200, 0);
         assert!(matches!(
             c.plan.configure[1][..],
-            [Step::Route { replace: true, .. }, Step::Route { replace: false, .. }]
+            [
+                Step::Route { replace: true, .. },
+                Step::Route { replace: false, .. }
+            ]
         ));
     }
 }

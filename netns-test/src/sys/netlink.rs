@@ -9,8 +9,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use nix::errno::Errno;
@@ -436,7 +436,7 @@ mod tests {
                 .count()
         };
         std::thread::scope(|scope| {
-            let ns = a.ns().clone();
+            let ns = a.ns();
             let setup = scope.spawn(move || {
                 namespace::enter(&*ns).unwrap();
                 let mut socket = Socket::open().unwrap();
@@ -446,7 +446,7 @@ mod tests {
             });
             let base = setup.join().unwrap();
             assert_eq!(base, 1501, "the link's own address and the 1500");
-            let ns = a.ns().clone();
+            let ns = a.ns();
             let stop = &stop;
             let churner = scope.spawn(move || {
                 namespace::enter(&*ns).unwrap();
@@ -465,7 +465,7 @@ mod tests {
                 }
                 changes
             });
-            let ns = a.ns().clone();
+            let ns = a.ns();
             let dumper = scope.spawn(move || {
                 namespace::enter(&*ns).unwrap();
                 let mut socket = Socket::open().unwrap();
@@ -499,7 +499,7 @@ mod tests {
             );
             assert!(interrupted > 0, "no dump was interrupted");
             // Quiet again: the same socket dumps the whole table at once.
-            let ns = a.ns().clone();
+            let ns = a.ns();
             let last = scope
                 .spawn(move || {
                     namespace::enter(&*ns).unwrap();
@@ -511,7 +511,7 @@ mod tests {
 
             // Short bursts of churn: a dump whose first tries are interrupted completes on a
             // later one, whole.
-            let ns = a.ns().clone();
+            let ns = a.ns();
             let redone_then_complete = (0..50).any(|_| {
                 let burst_ns = ns.clone();
                 let burst = scope.spawn(move || {
