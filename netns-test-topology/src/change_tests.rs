@@ -110,3 +110,20 @@ fn removing_a_link_takes_what_used_it() {
     assert!(t.node("h").unwrap().routes.is_empty());
     assert!(t.node("r").unwrap().firewalls.is_empty());
 }
+
+#[test]
+fn a_switch_hands_out_freed_host_numbers_once_it_reaches_its_end() {
+    let mut t = parse("switch s 198.51.100.0/29\na -- s").unwrap();
+    let mut seen = Vec::new();
+    for round in 0..12 {
+        t = change(&t, &format!("h{round} -- s")).unwrap();
+        let h = t.node_index(&format!("h{round}")).unwrap();
+        seen.push(t.nodes()[h].interfaces[0].addresses[0].to_string());
+        t = t.without_node(h);
+    }
+    // .1 is a's, .0 the switch's own network number; .7 the broadcast address.
+    assert_eq!(seen[..6], ["198.51.100.2/29", "198.51.100.3/29", "198.51.100.4/29", "198.51.100.5/29", "198.51.100.6/29", "198.51.100.2/29"]);
+    let full = change(&t, "x1 -- s\nx2 -- s\nx3 -- s\nx4 -- s\nx5 -- s").unwrap();
+    let e = change(&full, "x6 -- s").unwrap_err();
+    assert!(e.message.contains("no free address left"), "{e}");
+}

@@ -6,7 +6,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use netns_test_topology::Topology;
 
@@ -23,8 +23,9 @@ struct State {
     nodes: Vec<(String, Vec<IpAddr>)>,
     /// The `hosts` entries.
     hosts: Vec<(String, Vec<IpAddr>)>,
-    /// Every view made so far: each shows the file, and is told when it changes.
-    views: Vec<Arc<OwnedFd>>,
+    /// Every view made so far and still held by its node: each shows the file, and is told
+    /// when it changes (a removed node's view is let go of with it).
+    views: Vec<Weak<OwnedFd>>,
     /// The files shown, in a directory of the net's own under the temporary directory, made
     /// with the first view and removed with the net: the directory and how many it holds.
     files: Option<(PathBuf, u32)>,
@@ -75,7 +76,7 @@ impl Names {
         let file = state.current_file()?;
         let (made, also) = make(&file)?;
         let made = Arc::new(made);
-        state.views.push(made.clone());
+        state.views.push(Arc::downgrade(&made));
         Ok((made, also))
     }
 
@@ -98,6 +99,7 @@ impl Names {
         let State { nodes, hosts, .. } = &mut *state;
         change(nodes, hosts);
         state.current = None;
+        state.views.retain(|view| view.strong_count() > 0);
         if state.views.is_empty() {
             return Ok(());
         }
@@ -105,7 +107,8 @@ impl Names {
         state
             .views
             .iter()
-            .try_for_each(|view| view::show_hosts(view, &file))
+            .filter_map(Weak::upgrade)
+            .try_for_each(|view| view::show_hosts(&view, &file))
     }
 }
 

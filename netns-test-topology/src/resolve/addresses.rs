@@ -229,18 +229,25 @@ impl SwitchSubnets<'_> {
     }
 }
 
-/// The next free address in each of a switch's subnets, for a host that names none.
+/// The next free address in each of a switch's subnets, for a host that names none: after the
+/// last one handed out, and once the subnet's end is reached (hosts removed from a running
+/// topology free theirs), from its start again.
 pub(super) fn switch_host(
     subnets: &[Cidr],
     next: &mut u128,
     addresses: &mut Addresses,
 ) -> Option<Vec<Cidr>> {
+    let mut wrapped = false;
     loop {
         *next += 1;
-        let picks: Vec<Cidr> = subnets
-            .iter()
-            .map(|s| s.host(*next))
-            .collect::<Option<_>>()?;
+        let picks: Option<Vec<Cidr>> = subnets.iter().map(|s| s.host(*next)).collect();
+        let Some(picks) = picks else {
+            if wrapped || *next == 1 {
+                return None;
+            }
+            (wrapped, *next) = (true, 0);
+            continue;
+        };
         if picks.iter().all(|p| !addresses.used.contains_key(&p.addr)) {
             for p in &picks {
                 addresses.used.insert(p.addr, Pos::default());
