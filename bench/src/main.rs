@@ -3,10 +3,11 @@
 //!
 //! Run as root: `cargo run --release -p netns-test-bench` (`-- --switch-only` for the switch
 //! table alone, `-- --throughput-only` for the TCP table alone, `-- --nat-only` for the NAT
-//! table alone). It needs `ip` (iproute2), `nft` (nftables) and util-linux `unshare`/`setpriv`
+//! table alone, `-- --change-only` for the live-change table alone). It needs `ip` (iproute2), `nft` (nftables) and util-linux `unshare`/`setpriv`
 //! for the comparison columns; the script runs in a private mount
 //! namespace whose `/run/netns` is a tmpfs, so the host's `/run/netns` never sees an entry.
 
+mod change;
 mod nat;
 
 use std::fs::File;
@@ -260,6 +261,10 @@ fn main() {
         throughput();
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--change-only") {
+        change::table(200);
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--nat-only") {
         nat::table(100);
         return;
@@ -315,6 +320,8 @@ fn main() {
     println!();
 
     nat::table(runs);
+    println!();
+    change::table(runs);
     println!();
 
     switch_table();
