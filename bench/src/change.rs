@@ -19,7 +19,11 @@ pub fn table(runs: usize) {
         let start = Instant::now();
         net.apply(&format!("{name} -- s")).unwrap();
         let applied = start.elapsed();
-        let gateway = if i % 2 == 0 { "198.18.0.1" } else { "198.18.0.2" };
+        let gateway = if i % 2 == 0 {
+            "198.18.0.1"
+        } else {
+            "198.18.0.2"
+        };
         let start = Instant::now();
         net.apply(&format!("route {name} 203.0.113.0/24 via {gateway}"))
             .unwrap();
@@ -52,7 +56,16 @@ pub fn table(runs: usize) {
         ms(apply),
         apply.as_secs_f64() / pair.as_secs_f64()
     );
-    println!("| `apply(\"route nX ...\")`: a route added or replaced | {} | |", ms(median(route)));
-    println!("| `node(\"nX\").remove()`: the host, its port and its name gone | {} | |", ms(median(remove)));
-    println!("| build of a pair `a -- b` (no drop), for scale | {} | 1.00x |", ms(pair));
+    println!(
+        "| `apply(\"route nX ...\")`: a route added or replaced | {} | |",
+        ms(median(route))
+    );
+    println!(
+        "| `node(\"nX\").remove()`: the host, its port and its name gone | {} | |",
+        ms(median(remove))
+    );
+    println!(
+        "| build of a pair `a -- b` (no drop), for scale | {} | 1.00x |",
+        ms(pair)
+    );
 }

@@ -122,7 +122,17 @@ fn a_switch_hands_out_freed_host_numbers_once_it_reaches_its_end() {
         t = t.without_node(h);
     }
     // .1 is a's, .0 the switch's own network number; .7 the broadcast address.
-    assert_eq!(seen[..6], ["198.51.100.2/29", "198.51.100.3/29", "198.51.100.4/29", "198.51.100.5/29", "198.51.100.6/29", "198.51.100.2/29"]);
+    assert_eq!(
+        seen[..6],
+        [
+            "198.51.100.2/29",
+            "198.51.100.3/29",
+            "198.51.100.4/29",
+            "198.51.100.5/29",
+            "198.51.100.6/29",
+            "198.51.100.2/29"
+        ]
+    );
     let full = change(&t, "x1 -- s\nx2 -- s\nx3 -- s\nx4 -- s\nx5 -- s").unwrap();
     let e = change(&full, "x6 -- s").unwrap_err();
     assert!(e.message.contains("no free address left"), "{e}");

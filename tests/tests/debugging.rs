@@ -60,6 +60,14 @@ fn blocking_task_probe(net: &Net) {
     );
 }
 
+#[netns_test(topology = "a -- b")]
+#[ignore = "run by the tests below in a child process"]
+fn changing_probe(net: &Net) {
+    net.apply("a -- c").unwrap();
+    netns_test_e2e::udp_across(net, "c", 4000);
+    panic!("deliberate failure after a change");
+}
+
 fn probe(name: &str, env: &[(&str, &str)]) -> Output {
     let mut command = netns_test_e2e::probe_command(&[], name);
     command.arg("--test-threads=1");
@@ -200,6 +208,47 @@ fn a_failed_test_keeps_a_pcap_per_interface_that_tcpdump_reads() {
     );
     let b = tcpdump(&test_dir.join("b-eth0.pcap"));
     assert!(b.contains("> 203.0.113.2.4000: UDP, length 16"), "{b}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn what_a_change_adds_is_captured_and_drawn() {
+    let dir = scratch("pcap-changed");
+    let out = probe(
+        "changing_probe",
+        &[("NETNS_TEST_PCAP", dir.to_str().unwrap())],
+    );
+    assert!(!out.status.success());
+    let test_dir = dir.join("debugging").join("changing_probe");
+    let mut files: Vec<String> = std::fs::read_dir(&test_dir)
+        .unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "a-eth0.pcap",
+            "a-eth1.pcap",
+            "a-lo.pcap",
+            "b-eth0.pcap",
+            "b-lo.pcap",
+            "c-eth0.pcap",
+            "c-lo.pcap",
+            "topology.svg"
+        ]
+    );
+    // The first datagram over the new link, on both of its ends.
+    for end in ["a-eth1.pcap", "c-eth0.pcap"] {
+        let seen = tcpdump(&test_dir.join(end));
+        assert!(seen.contains(".4000: UDP, length 16"), "{end}: {seen}");
+    }
+    let picture = std::fs::read_to_string(test_dir.join("topology.svg")).unwrap();
+    assert!(
+        picture.contains(">c<"),
+        "the picture is of the changed topology"
+    );
+    assert!(text(&out).lines().any(|l| l == "c"), "{}", text(&out));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

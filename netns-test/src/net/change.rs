@@ -134,6 +134,17 @@ impl Core {
         live.ifindex = change.plan.ifindex[..new.nodes().len()].to_vec();
         live.next_ifindex = change.next_ifindex;
         self.show_names(&live, old, &new)?;
+        let watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
+        for (i, node) in new.nodes().iter().enumerate() {
+            let grown = old
+                .nodes()
+                .get(i)
+                .is_none_or(|n| node.interfaces.len() > n.interfaces.len());
+            if grown {
+                let node = self.nodes.get(live.nodes[i]);
+                watchers.iter().for_each(|watch| watch(node));
+            }
+        }
         self.versions.push(new);
         Ok(())
     }

@@ -50,7 +50,13 @@ pub(crate) struct Core {
     commands: Arc<AtomicBool>,
     /// The net's names, shared by the nodes.
     names: Arc<Names>,
+    /// Told of each node with new interfaces (a new node included) before a change returns:
+    /// the packet capture, which covers them from then on.
+    watchers: Mutex<Vec<Watcher>>,
 }
+
+/// A function told of a node that gained interfaces.
+pub(crate) type Watcher = Box<dyn Fn(&Node) + Send + Sync>;
 
 /// The running topology's nodes and links, as places in the net's lists, and its interfaces'
 /// indexes.
@@ -136,6 +142,7 @@ impl Net {
             live: Mutex::new(live),
             commands,
             names,
+            watchers: Mutex::new(Vec::new()),
         });
         for (k, (link, ifindex)) in topology.links().iter().zip(link_ifindex).enumerate() {
             let relay = relayed
@@ -162,6 +169,15 @@ impl Net {
     /// The node at place `slot` of the net's nodes (a removed one included).
     pub(crate) fn node_at(&self, slot: usize) -> &Node {
         self.core.nodes.get(slot)
+    }
+
+    /// Has `watcher` told of every node that gains interfaces from now on.
+    pub(crate) fn on_change(&self, watcher: Watcher) {
+        self.core
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(watcher);
     }
 
     pub(crate) fn core(&self) -> &Arc<Core> {

@@ -267,7 +267,6 @@ impl Node {
         .map_err(|e| Error::io("reading the node's interfaces", e).on_node(&self.name))
     }
 
-
     /// A [`std::process::Command`] whose process runs inside this node: it sees the node's
     /// interfaces in `/proc/net` and `/sys/class/net`, and is killed when the [`Net`](crate::Net) is dropped.
     ///
@@ -346,9 +345,7 @@ impl Node {
             runtime.shutdown_background();
         }
     }
-
 }
-
 
 impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
