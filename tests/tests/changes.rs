@@ -270,3 +270,33 @@ fn changes_from_several_threads_take_turns() {
     assert_eq!(net.nodes().count(), 2);
     assert_eq!(net.topology().nodes().len(), 2);
 }
+
+// The README's example ("Changing the network mid-test"), as printed there.
+#[netns_test(
+    topology = "
+node wifi forward
+node cell forward
+laptop -- wifi
+wifi 198.51.100.1/24 -- server 198.51.100.10/24
+cell 198.18.50.1/24 -- server 198.18.50.10/24
+route laptop default via 198.18.0.2
+route server 198.18.0.0/24 via 198.51.100.1
+route cell 198.51.100.0/24 via 198.18.50.10
+",
+    node = "laptop"
+)]
+fn rides_out_a_roam(net: &Net) -> Result<(), netns_test::Error> {
+    netns_test::assert_not_in_host_netns();
+    net.link("laptop", "wifi").remove()?; // out of the Wi-Fi's range
+    net.apply(
+        "laptop -- cell\n\
+               route laptop default via 198.18.1.2\n\
+               route server 198.18.1.0/24 via 198.18.50.1",
+    )?; // onto the hotspot
+    assert_eq!(net.node("laptop").ip().to_string(), "198.18.1.1"); // a subnet never used before
+    let refused = std::net::TcpStream::connect("198.51.100.10:22").unwrap_err(); // no listener:
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused); // the server answered
+    net.apply("c -- cell\nhosts api.example.test 198.51.100.10")?; // a new node, a new name
+    net.node("c").remove()?; // gone: its links, processes and name
+    Ok(())
+}

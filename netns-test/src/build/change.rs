@@ -91,8 +91,8 @@ fn apply_here(
         namespace::enter(namespace_of(i)).map_err(context)?;
         *socket = Some(Socket::open().map_err(context)?);
     }
-    for i in 0..count {
-        if let Some(socket) = sockets[i].as_mut() {
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        if let Some(socket) = socket {
             run_steps(new, plan, i, &plan.create[i], socket, &fds)?;
         }
     }
@@ -119,8 +119,8 @@ fn apply_here(
             install(node, namespace_of(i), i < change.running)?;
         }
     }
-    for i in 0..count {
-        if let Some(socket) = sockets[i].as_mut() {
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        if let Some(socket) = socket {
             run_steps(new, plan, i, &plan.finish[i], socket, &fds)?;
         }
     }

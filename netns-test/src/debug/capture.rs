@@ -40,12 +40,15 @@ pub(crate) struct Capture {
 /// to hand the capture thread a node's socket or new files.
 struct Shared {
     dir: PathBuf,
-    /// Every file made, and per node (by namespace inode) the interfaces that have one.
-    files: Mutex<(Vec<PathBuf>, HashMap<u64, HashSet<u32>>)>,
+    /// Every file made, and per node the interfaces that have one.
+    files: Mutex<Files>,
     to_thread: Mutex<mpsc::Sender<Added>>,
     /// Written to wake the capture thread: `w` for news on the channel, `s` to stop.
     wake: Arc<OwnedFd>,
 }
+
+/// Every pcap file made, and per node (by namespace inode) the interfaces that have one.
+type Files = (Vec<PathBuf>, HashMap<u64, HashSet<u32>>);
 
 /// News for the capture thread: a node's socket (the first time the node is seen) and files
 /// for interfaces it has not captured yet.

@@ -95,7 +95,11 @@ mod tests {
         );
         std::thread::scope(|s| {
             for _ in 0..4 {
-                s.spawn(|| (0..1_000).for_each(|i| drop(slots.push(i.to_string()))));
+                s.spawn(|| {
+                    for i in 0..1_000 {
+                        slots.push(i.to_string());
+                    }
+                });
             }
         });
         assert_eq!(slots.len(), 9_000);
