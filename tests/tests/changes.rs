@@ -300,3 +300,18 @@ fn rides_out_a_roam(net: &Net) -> Result<(), netns_test::Error> {
     net.node("c").remove()?; // gone: its links, processes and name
     Ok(())
 }
+
+#[netns_test(topology = "a -- b", node = "a")]
+fn new_addresses_are_usable_when_apply_returns(net: &Net) {
+    netns_test::assert_not_in_host_netns();
+    net.apply("a 2001:db8::1/64 -- c 2001:db8::2/64").unwrap();
+    // No duplicate address detection, no wait: bound and answered at once, both ends.
+    let c = net.node("c");
+    let rx = c.run(|| UdpSocket::bind("[2001:db8::2]:7000").unwrap());
+    rx.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let tx = UdpSocket::bind("[2001:db8::1]:0").unwrap();
+    tx.send_to(b"v6", "[2001:db8::2]:7000").unwrap();
+    let mut buf = [0u8; 4];
+    let (n, from) = rx.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from.ip()), (&b"v6"[..], ip("2001:db8::1")));
+}
