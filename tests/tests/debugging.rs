@@ -77,6 +77,16 @@ fn probe(name: &str, env: &[(&str, &str)]) -> Output {
     command.envs(env.iter().copied()).output().unwrap()
 }
 
+/// The names of the files in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("netns-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -179,13 +189,8 @@ fn a_failed_test_keeps_a_pcap_per_interface_that_tcpdump_reads() {
         "{}",
         text(&out)
     );
-    let mut files: Vec<String> = std::fs::read_dir(&test_dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
     assert_eq!(
-        files,
+        files_in(&test_dir),
         [
             "a-eth0.pcap",
             "a-lo.pcap",
@@ -220,13 +225,8 @@ fn what_a_change_adds_is_captured_and_drawn() {
     );
     assert!(!out.status.success());
     let test_dir = dir.join("debugging").join("changing_probe");
-    let mut files: Vec<String> = std::fs::read_dir(&test_dir)
-        .unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
     assert_eq!(
-        files,
+        files_in(&test_dir),
         [
             "a-eth0.pcap",
             "a-eth1.pcap",

@@ -3,7 +3,7 @@
 
 use netns_test_topology::{InterfaceKind, Topology};
 
-use super::{IFINDEX_BASE, Plan, Step, add_link, route_step};
+use super::{IFINDEX_BASE, Plan, Step, add_link, add_relay, route_step};
 
 /// What a change asks of the kernel, besides its plan's steps.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,15 +37,7 @@ pub(crate) fn change(
 ) -> Change {
     let n = new.nodes().len();
     let running = old.nodes().len();
-    let mut plan = Plan {
-        create: vec![Vec::new(); n],
-        configure: vec![Vec::new(); n],
-        finish: vec![Vec::new(); n],
-        ifindex: Vec::with_capacity(n),
-        wait_up: vec![Vec::new(); n],
-        wait_ipv6: vec![Vec::new(); n],
-        relayed: Vec::new(),
-    };
+    let mut plan = Plan::empty(n);
     let mut next = next_ifindex.max(IFINDEX_BASE);
     let mut settings = vec![Vec::new(); n];
     let mut middleboxes = Vec::new();
@@ -116,16 +108,7 @@ pub(crate) fn change(
                 && new.nodes()[i].interfaces.len() > old.nodes()[i].interfaces.len()
         })
         .collect();
-    if !relay_steps.is_empty() {
-        let ports = relay_steps.len() as u32;
-        plan.ifindex
-            .push((first_port..first_port + ports).collect());
-        plan.create.push(relay_steps);
-        plan.configure.push(Vec::new());
-        plan.finish.push(Vec::new());
-        plan.wait_up.push(Vec::new());
-        plan.wait_ipv6.push(Vec::new());
-    }
+    add_relay(&mut plan, relay_steps, first_port);
     Change {
         plan,
         running,

@@ -109,6 +109,19 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// A plan of `n` nodes with nothing to do yet.
+    pub fn empty(n: usize) -> Plan {
+        Plan {
+            create: vec![Vec::new(); n],
+            configure: vec![Vec::new(); n],
+            finish: vec![Vec::new(); n],
+            ifindex: Vec::with_capacity(n),
+            wait_up: vec![Vec::new(); n],
+            wait_ipv6: vec![Vec::new(); n],
+            relayed: Vec::new(),
+        }
+    }
+
     /// The index of the relay namespace in the per-node lists, if the topology needs one.
     pub fn relay(&self) -> Option<usize> {
         (!self.relayed.is_empty()).then(|| self.create.len() - 1)
@@ -128,15 +141,8 @@ pub(crate) fn relay_ports(topology: &Topology) -> u32 {
 /// from `first_port` on.
 pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
     let n = topology.nodes().len();
-    let mut plan = Plan {
-        create: vec![vec![Step::LoopbackUp]; n],
-        configure: vec![Vec::new(); n],
-        finish: vec![Vec::new(); n],
-        ifindex: Vec::with_capacity(n),
-        wait_up: vec![Vec::new(); n],
-        wait_ipv6: vec![Vec::new(); n],
-        relayed: Vec::new(),
-    };
+    let mut plan = Plan::empty(n);
+    plan.create = vec![vec![Step::LoopbackUp]; n];
     let mut next = IFINDEX_BASE;
     for (i, node) in topology.nodes().iter().enumerate() {
         let count = node.interfaces.len() as u32;
@@ -168,16 +174,7 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
             plan.configure[i].push(route_step(route, false));
         }
     }
-    if !relay_steps.is_empty() {
-        let ports = relay_steps.len() as u32;
-        plan.ifindex
-            .push((first_port..first_port + ports).collect());
-        plan.create.push(relay_steps);
-        plan.configure.push(Vec::new());
-        plan.finish.push(Vec::new());
-        plan.wait_up.push(Vec::new());
-        plan.wait_ipv6.push(Vec::new());
-    }
+    add_relay(&mut plan, relay_steps, first_port);
     plan
 }
 
@@ -229,6 +226,22 @@ fn add_link(plan: &mut Plan, topology: &Topology, k: usize, relay_steps: &mut Ve
         iface: peer.iface,
         bridge,
     });
+}
+
+/// Adds the relay namespace after the nodes, with `relay_steps` (if any) and their ports'
+/// indexes from `first_port` on.
+fn add_relay(plan: &mut Plan, relay_steps: Vec<Step>, first_port: u32) {
+    if relay_steps.is_empty() {
+        return;
+    }
+    let ports = relay_steps.len() as u32;
+    plan.ifindex
+        .push((first_port..first_port + ports).collect());
+    plan.create.push(relay_steps);
+    plan.configure.push(Vec::new());
+    plan.finish.push(Vec::new());
+    plan.wait_up.push(Vec::new());
+    plan.wait_ipv6.push(Vec::new());
 }
 
 /// The step adding `route` (`replace`: or replacing the route to its destination).
