@@ -315,3 +315,33 @@ fn new_addresses_are_usable_when_apply_returns(net: &Net) {
     let (n, from) = rx.recv_from(&mut buf).unwrap();
     assert_eq!((&buf[..n], from.ip()), (&b"v6"[..], ip("2001:db8::1")));
 }
+
+#[netns_test(topology = "a -- b", node = "a")]
+fn a_change_the_kernel_refuses_is_undone(net: &Net) {
+    netns_test::assert_not_in_host_netns();
+    let before = net.topology().clone();
+    let names = |node: &str| -> Vec<String> {
+        let ifaces = net.node(node).interfaces().unwrap();
+        ifaces.into_iter().map(|i| i.name).collect()
+    };
+    let (a, b) = (names("a"), names("b"));
+    // The language accepts it; the kernel keeps ::1 for `lo` and refuses it on `x`.
+    for statements in ["a:x ::1/128 -- c\nb -- c", "b -- a:x ::1/128 delay=1ms"] {
+        let e = net.apply(statements).unwrap_err();
+        assert_eq!(
+            (e.node(), e.operation()),
+            (Some("a"), "adding address ::1/128"),
+            "{e}"
+        );
+        assert_eq!(
+            (names("a"), names("b")),
+            (a.clone(), b.clone()),
+            "{statements}"
+        );
+        assert_eq!(net.topology(), &before);
+        assert!(net.try_node("c").is_none());
+    }
+    // The same names are free for a change that holds.
+    net.apply("a:x -- c").unwrap();
+    assert_eq!(net.node("c").ip(), ip("198.18.1.2")); // nothing was handed out
+}

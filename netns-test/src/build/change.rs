@@ -91,65 +91,70 @@ fn apply_here(
         namespace::enter(namespace_of(i)).map_err(context)?;
         *socket = Some(Socket::open().map_err(context)?);
     }
-    for (i, socket) in sockets.iter_mut().enumerate() {
-        if let Some(socket) = socket {
-            run_steps(new, plan, i, &plan.create[i], socket, &fds)?;
+    // Everything is sent in one go; a refusal undoes the interfaces made in running nodes
+    // and the relay (new nodes' namespaces close with their interfaces).
+    let sent = (|| -> Result<Vec<(usize, RelayedLink)>, Error> {
+        for (i, socket) in sockets.iter_mut().enumerate() {
+            if let Some(socket) = socket {
+                run_steps(new, plan, i, &plan.create[i], socket, &fds)?;
+            }
         }
-    }
-    for (i, node) in nodes.iter().enumerate() {
-        let mut settings: Vec<(&str, &str)> = Vec::new();
-        if inherited && i >= change.running && !node.forward {
-            settings.extend([
-                ("net.ipv4.ip_forward", "0"),
-                ("net.ipv6.conf.all.forwarding", "0"),
-            ]);
+        for (i, node) in nodes.iter().enumerate() {
+            let mut settings: Vec<(&str, &str)> = Vec::new();
+            if inherited && i >= change.running && !node.forward {
+                settings.extend([
+                    ("net.ipv4.ip_forward", "0"),
+                    ("net.ipv6.conf.all.forwarding", "0"),
+                ]);
+            }
+            settings.extend(
+                change.settings[i]
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            if !settings.is_empty() {
+                super::progress::write_node_sysctls(node, namespace_of(i), &settings, false)?;
+            }
+            if let Some(socket) = sockets[i].as_mut() {
+                run_steps(new, plan, i, &plan.configure[i], socket, &fds)?;
+            }
+            if change.middleboxes.contains(&i) {
+                install(node, namespace_of(i), i < change.running)?;
+            }
         }
-        settings.extend(
-            change.settings[i]
+        for (i, socket) in sockets.iter_mut().enumerate() {
+            if let Some(socket) = socket {
+                run_steps(new, plan, i, &plan.finish[i], socket, &fds)?;
+            }
+        }
+        let mut awaited = None;
+        for (i, node) in nodes.iter().enumerate() {
+            let Some(socket) = sockets[i].as_mut() else {
+                continue;
+            };
+            let links: Vec<(u32, &str)> = plan.wait_up[i]
                 .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
-        if !settings.is_empty() {
-            super::progress::write_node_sysctls(node, namespace_of(i), &settings, false)?;
+                .map(|&j| (plan.ifindex[i][j], node.interfaces[j].name.as_str()))
+                .collect();
+            if ready::await_ready(socket, node, &links, &plan.wait_ipv6[i])?.is_some() {
+                awaited = Some(i);
+            }
+            if node.is_switch {
+                ready::sync_bridge(socket, node, plan.ifindex[i][0])?;
+            }
         }
-        if let Some(socket) = sockets[i].as_mut() {
-            run_steps(new, plan, i, &plan.configure[i], socket, &fds)?;
+        if let Some(socket) = awaited.and_then(|i| sockets[i].as_mut()) {
+            socket.execute_one(
+                (Kind::Change, requests::barrier()),
+                "waiting for the kernel to settle",
+            )?;
         }
-        if change.middleboxes.contains(&i) {
-            install(node, namespace_of(i), i < change.running)?;
+        match relay {
+            Some(relay) if !plan.relayed.is_empty() => carry(new, plan, relay, seed),
+            _ => Ok(Vec::new()),
         }
-    }
-    for (i, socket) in sockets.iter_mut().enumerate() {
-        if let Some(socket) = socket {
-            run_steps(new, plan, i, &plan.finish[i], socket, &fds)?;
-        }
-    }
-    let mut awaited = None;
-    for (i, node) in nodes.iter().enumerate() {
-        let Some(socket) = sockets[i].as_mut() else {
-            continue;
-        };
-        let links: Vec<(u32, &str)> = plan.wait_up[i]
-            .iter()
-            .map(|&j| (plan.ifindex[i][j], node.interfaces[j].name.as_str()))
-            .collect();
-        if ready::await_ready(socket, node, &links, &plan.wait_ipv6[i])?.is_some() {
-            awaited = Some(i);
-        }
-        if node.is_switch {
-            ready::sync_bridge(socket, node, plan.ifindex[i][0])?;
-        }
-    }
-    if let Some(socket) = awaited.and_then(|i| sockets[i].as_mut()) {
-        socket.execute_one(
-            (Kind::Change, requests::barrier()),
-            "waiting for the kernel to settle",
-        )?;
-    }
-    let relayed = match relay {
-        Some(relay) if !plan.relayed.is_empty() => carry(new, plan, relay, seed)?,
-        _ => Vec::new(),
-    };
+    })();
+    let relayed = sent.inspect_err(|_| undo(change, &mut sockets))?;
     Ok(Changed {
         nodes: fresh
             .into_iter()
@@ -160,6 +165,22 @@ fn apply_here(
             .collect(),
         relayed,
     })
+}
+
+/// Deletes the interfaces a failed change made in running nodes and in the relay, from each
+/// one's socket; each veth takes its peer along. What cannot be deleted was not made.
+fn undo(change: &Change, sockets: &mut [Option<Socket>]) {
+    let fresh = change.running..change.kept.len();
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        let Some(socket) = socket.as_mut().filter(|_| !fresh.contains(&i)) else {
+            continue;
+        };
+        let kept = change.kept.get(i).copied().unwrap_or(0);
+        for &index in &change.plan.ifindex[i][kept..] {
+            let request = (Kind::Change, requests::delete_link(index));
+            let _ = socket.execute_one(request, "undoing a refused change");
+        }
+    }
 }
 
 /// Installs `node`'s NAT and firewall in `ns`, in one transaction with the removal of what it

@@ -28,7 +28,10 @@ impl Net {
     ///
     /// The statements are checked against the running topology by the same parser, with the
     /// same messages, as at compile time (positions are inside `statements`); if any is wrong,
-    /// nothing changes. Returns once every new interface is up and every new address usable,
+    /// nothing changes. If the kernel refuses a step (an address it reserves, a feature it
+    /// lacks), the interfaces the change made are deleted again and the running topology is
+    /// as it was, but for a route, sysctl or rule set the change had already replaced.
+    /// Returns once every new interface is up and every new address usable,
     /// as a build does; new nodes resolve by name everywhere from then on. Handles taken
     /// earlier stay valid.
     ///

@@ -15,6 +15,8 @@ pub(crate) struct Change {
     pub running: usize,
     /// How many links were running: the changed topology's links from here on are new.
     pub running_links: usize,
+    /// Per node, how many of its interfaces were running (the first ones; none of a new node's).
+    pub kept: Vec<usize>,
     /// Per node, the settings (sysctls) to write: all of a new node's, a running node's new ones.
     pub settings: Vec<Vec<(String, String)>>,
     /// The nodes whose NAT and firewall are installed anew (a running one's replaced).
@@ -113,6 +115,9 @@ pub(crate) fn change(
         plan,
         running,
         running_links: old.links().len(),
+        kept: (0..n)
+            .map(|i| old.nodes().get(i).map_or(0, |w| w.interfaces.len()))
+            .collect(),
         settings,
         middleboxes,
         grown_switches,
