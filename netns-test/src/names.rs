@@ -10,8 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use netns_test_topology::Topology;
 
-use crate::debug::keep;
+use crate::debug::run;
 use crate::sys::view;
+
+/// How the name of a net's names directory begins (`netns-test clean` sweeps those of ended
+/// runs).
+pub(crate) const NAMES_PREFIX: &str = "netns-test-hosts-";
 
 /// The net's names, shared by its nodes, and the views that show them.
 pub(crate) struct Names {
@@ -138,8 +142,8 @@ impl State {
         if self.files.is_none() {
             let dir = std::env::temp_dir().join(format!(
                 "{}{}-{}",
-                keep::NAMES_PREFIX,
-                keep::run_id(),
+                NAMES_PREFIX,
+                run::run_id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
             std::fs::create_dir(&dir)?;

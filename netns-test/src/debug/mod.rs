@@ -5,3 +5,4 @@ pub(crate) mod capture;
 pub(crate) mod inspect;
 pub(crate) mod keep;
 pub mod picture;
+pub(crate) mod run;

@@ -11,7 +11,7 @@ use super::{Core, Live, Net};
 use crate::build;
 use crate::error::Error;
 use crate::link::{Link, LinkState};
-use crate::node::Node;
+use crate::node::{Node, Owner};
 use crate::plan;
 use crate::relay::{self, fate};
 use crate::requests;
@@ -243,7 +243,9 @@ impl Core {
             })
             .map_err(|e| Error::io(format!("{operation}: showing the names without it"), e))
     }
+}
 
+impl Owner for Core {
     /// Removes the node at `slot` of the net's nodes: its processes, its links, the node.
     fn remove_node(&self, slot: usize) -> Result<(), Error> {
         let mut live = self.live();

@@ -367,13 +367,14 @@ impl Core {
         inode: u64,
     ) -> Node {
         let slot = self.nodes.len();
+        let owner: std::sync::Weak<dyn crate::node::Owner> = Arc::downgrade(self) as _;
         Node::new(
             (slot, spec.1),
             ns,
             inode,
             self.commands.clone(),
             self.names.clone(),
-            Arc::downgrade(self),
+            owner,
         )
     }
 }

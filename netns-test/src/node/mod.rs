@@ -18,9 +18,16 @@ use crate::command;
 use crate::error::Error;
 use crate::interfaces::InterfaceState;
 use crate::names::Names;
-use crate::net::Core;
 use crate::sys::namespace;
 use crate::sys::view;
+
+/// What a node needs of the net that owns it: to be removed from it.
+pub(crate) trait Owner:
+    Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe
+{
+    /// Removes the node at place `slot` of the net's nodes.
+    fn remove_node(&self, slot: usize) -> Result<(), Error>;
+}
 
 /// One node of a [`Net`](crate::Net): a network namespace of its own.
 ///
@@ -47,7 +54,7 @@ pub struct Node {
     /// Its view of the file system, made on first use.
     view: Mutex<Option<Arc<OwnedFd>>>,
     /// The net it belongs to, to remove itself from.
-    net: Weak<Core>,
+    net: Weak<dyn Owner>,
     /// Whether it was removed.
     removed: AtomicBool,
 }
@@ -177,7 +184,7 @@ impl Node {
         inode: u64,
         commands: Arc<AtomicBool>,
         names: Arc<Names>,
-        net: Weak<Core>,
+        net: Weak<dyn Owner>,
     ) -> Node {
         let middlebox =
             (spec.nat.is_some() || !spec.firewalls.is_empty()).then(|| Arc::new(spec.clone()));
@@ -233,7 +240,7 @@ impl Node {
     }
 
     /// The net, for a change made through the node.
-    pub(crate) fn net(&self) -> Option<Arc<Core>> {
+    pub(crate) fn net(&self) -> Option<Arc<dyn Owner>> {
         self.net.upgrade()
     }
 
