@@ -117,6 +117,12 @@ fn a_host_added_to_a_switch_is_reached_by_name(net: &Net) {
     assert_eq!((&buf[..n], from.ip()), (&b"hello"[..], a.ip()));
     let names: Vec<&str> = net.nodes().map(|n| n.name()).collect();
     assert_eq!(names, ["s", "a", "b", "c"]);
+    // A `hosts` entry added, then said again: every node resolves the latest.
+    net.apply("hosts api.example.test 198.51.100.10").unwrap();
+    assert_eq!(c.run(|| resolve("api.example.test")), [ip("198.51.100.10")]);
+    net.apply("hosts api.example.test 198.51.100.11").unwrap();
+    assert_eq!(resolve("api.example.test"), [ip("198.51.100.11")]);
+    assert_eq!(c.run(|| resolve("api.example.test")), [ip("198.51.100.11")]);
 }
 
 #[netns_test(topology = "a -- b\nb -- c", node = "a")]
