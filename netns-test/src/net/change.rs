@@ -136,7 +136,9 @@ impl Core {
         }
         live.ifindex = change.plan.ifindex[..new.nodes().len()].to_vec();
         live.next_ifindex = change.next_ifindex;
-        self.show_names(&live, old, &new)?;
+        // The net is changed from here on, whatever showing it costs.
+        self.versions.push(new);
+        let new = self.topology();
         let watchers = self.watchers.lock().unwrap_or_else(|e| e.into_inner());
         for (i, node) in new.nodes().iter().enumerate() {
             let grown = old
@@ -148,8 +150,7 @@ impl Core {
                 watchers.iter().for_each(|watch| watch(node));
             }
         }
-        self.versions.push(new);
-        Ok(())
+        self.show_names(&live, old, new)
     }
 
     /// Shows the changed topology's names: new nodes', running nodes' new addresses, `hosts`.
