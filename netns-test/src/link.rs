@@ -33,11 +33,10 @@ pub(crate) struct LinkState {
 }
 
 impl LinkState {
-    /// A link of `topology` whose ends (node, interface, in the topology's terms) are now in
-    /// the net's nodes at `ends`' places.
+    /// A link of `topology` whose end nodes are at places `slots` of the net's nodes.
     pub fn new(
         topology: &Topology,
-        ends: [(usize, usize); 2],
+        slots: [usize; 2],
         link: &netns_test_topology::Link,
         ifindex: [u32; 2],
         relay: Option<RelayedLink>,
@@ -48,7 +47,7 @@ impl LinkState {
         });
         let [a, b] = names;
         LinkState {
-            ends: [(ends[0].0, a), (ends[1].0, b)],
+            ends: [(slots[0], a), (slots[1], b)],
             ifindex,
             relay,
             written_seed: link.conditions.and_then(|c| c.seed).is_some(),

@@ -52,8 +52,6 @@ pub(crate) struct Output {
     pub nodes: Vec<Built>,
     /// Per conditioned link: its index and its share of the relay.
     pub relayed: Vec<(usize, RelayedLink)>,
-    /// Per link, the interface index of each end in its node.
-    pub link_ifindex: Vec<[u32; 2]>,
     /// Per node and interface, its index.
     pub ifindex: Vec<Vec<u32>>,
 }
@@ -135,13 +133,7 @@ fn build_here(
         })?,
         None => Vec::new(),
     };
-    let link_ifindex = topology
-        .links()
-        .iter()
-        .map(|l| l.ends.map(|e| plan.ifindex[e.node][e.iface]))
-        .collect();
     Ok(Output {
-        link_ifindex,
         ifindex: plan.ifindex[..nodes.len()].to_vec(),
         nodes: namespaces
             .into_iter()

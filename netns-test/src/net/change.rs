@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use super::{Core, Live, Net};
 use crate::build;
 use crate::error::Error;
-use crate::link::{Link, LinkState};
+use crate::link::Link;
 use crate::node::{Node, Owner};
 use crate::plan;
 use crate::relay::{self, fate};
@@ -115,27 +115,21 @@ impl Core {
         let running: Vec<&OwnedFd> = running.iter().map(|ns| &**ns).collect();
         let (test_seed, first_slot) = (live.seed.map_or(0, |s| s.0), self.links.len());
         let seed = |k: usize| fate::link_seed(test_seed, first_slot + k - running_links);
-        let mut changed = build::change::apply(&new, &change, &running, relay, &seed)?;
+        let changed = build::change::apply(&new, &change, &running, relay, &seed)?;
 
         // Everything is made: the runtime takes it in.
-        for (k, built) in changed.nodes.into_iter().enumerate() {
-            let i = change.running + k;
-            let node = self.new_node((i, &new.nodes()[i]), built.ns, built.inode);
-            live.nodes.push(self.nodes.push(node));
-        }
+        live.ifindex = change.plan.ifindex[..new.nodes().len()].to_vec();
+        live.next_ifindex = change.next_ifindex;
+        self.take_in(
+            &mut live,
+            &new,
+            changed.nodes,
+            running_links,
+            changed.relayed,
+        );
         for &i in &change.middleboxes {
             self.nodes.get(live.nodes[i]).set_middlebox(&new.nodes()[i]);
         }
-        for (k, link) in new.links().iter().enumerate().skip(running_links) {
-            let ends = link.ends.map(|e| (live.nodes[e.node], e.iface));
-            let ifindex = link.ends.map(|e| change.plan.ifindex[e.node][e.iface]);
-            let relayed = changed.relayed.iter().position(|(j, _)| *j == k);
-            let relayed = relayed.map(|p| changed.relayed.swap_remove(p).1);
-            let state = LinkState::new(&new, ends, link, ifindex, relayed);
-            live.links.push(self.links.push(state));
-        }
-        live.ifindex = change.plan.ifindex[..new.nodes().len()].to_vec();
-        live.next_ifindex = change.next_ifindex;
         // The net is changed from here on, whatever showing it costs.
         self.versions.push(new);
         let new = self.topology();

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::link::{Link, LinkState};
 use crate::names::Names;
 use crate::node::Node;
+use crate::relay::RelayedLink;
 use crate::relay::fate::{self, SeedSource};
 use crate::sys::namespace;
 use slots::Slots;
@@ -121,16 +122,12 @@ impl Net {
         let build::Output {
             nodes: built,
             relayed,
-            link_ifindex,
             ifindex,
         } = build::build(&topology, seed.map_or(0, |s| s.0))?;
-        let mut relayed: Vec<_> = relayed.into_iter().map(Some).collect();
-        let commands = Arc::new(AtomicBool::new(false));
-        let names = Arc::new(Names::new(&topology));
         let next_ifindex = ifindex.iter().flatten().max().map_or(0, |i| i + 1);
         let live = Live {
-            nodes: (0..topology.nodes().len()).collect(),
-            links: (0..topology.links().len()).collect(),
+            nodes: Vec::new(),
+            links: Vec::new(),
             ifindex,
             next_ifindex,
             seed,
@@ -140,23 +137,11 @@ impl Net {
             versions: Slots::new(),
             nodes: Slots::new(),
             live: Mutex::new(live),
-            commands,
-            names,
+            commands: Arc::new(AtomicBool::new(false)),
+            names: Arc::new(Names::new(&topology)),
             watchers: Mutex::new(Vec::new()),
         });
-        for (k, (link, ifindex)) in topology.links().iter().zip(link_ifindex).enumerate() {
-            let relay = relayed
-                .iter_mut()
-                .find(|r| r.as_ref().is_some_and(|(j, _)| *j == k))
-                .and_then(Option::take)
-                .map(|(_, r)| r);
-            let ends = link.ends.map(|e| (e.node, e.iface));
-            core.links
-                .push(LinkState::new(&topology, ends, link, ifindex, relay));
-        }
-        for (spec, build::Built { ns, inode }) in topology.nodes().iter().enumerate().zip(built) {
-            core.nodes.push(core.new_node(spec, ns, inode));
-        }
+        core.take_in(&mut core.live(), &topology, built, 0, relayed);
         core.versions.push(topology);
         Ok(Net { core })
     }
@@ -358,24 +343,41 @@ impl Core {
         self.versions.last().expect("a net has its first topology")
     }
 
-    /// The handle of a node just built: `spec` is the `index`th node of the topology, and
-    /// will be the next of the net's nodes.
-    pub(crate) fn new_node(
+    /// Takes in what a build or a change made of `topology`: its nodes after the running ones
+    /// (their namespaces `built`, in order) and its links from `running_links` on (their
+    /// interfaces' indexes read from `live.ifindex`, a conditioned one's share of the relay
+    /// from `relayed`), each at the next place of the net's lists.
+    pub(crate) fn take_in(
         self: &Arc<Core>,
-        spec: (usize, &netns_test_topology::Node),
-        ns: std::os::fd::OwnedFd,
-        inode: u64,
-    ) -> Node {
-        let slot = self.nodes.len();
+        live: &mut Live,
+        topology: &Topology,
+        built: Vec<build::Built>,
+        running_links: usize,
+        mut relayed: Vec<(usize, RelayedLink)>,
+    ) {
         let owner: std::sync::Weak<dyn crate::node::Owner> = Arc::downgrade(self) as _;
-        Node::new(
-            (slot, spec.1),
-            ns,
-            inode,
-            self.commands.clone(),
-            self.names.clone(),
-            owner,
-        )
+        let running = live.nodes.len();
+        for (i, build::Built { ns, inode }) in (running..).zip(built) {
+            let spec = &topology.nodes()[i];
+            let (commands, names) = (self.commands.clone(), self.names.clone());
+            let node = Node::new(
+                (self.nodes.len(), spec),
+                ns,
+                inode,
+                commands,
+                names,
+                owner.clone(),
+            );
+            live.nodes.push(self.nodes.push(node));
+        }
+        for (k, link) in topology.links().iter().enumerate().skip(running_links) {
+            let slots = link.ends.map(|e| live.nodes[e.node]);
+            let ifindex = link.ends.map(|e| live.ifindex[e.node][e.iface]);
+            let relay = relayed.iter().position(|(j, _)| *j == k);
+            let relay = relay.map(|p| relayed.swap_remove(p).1);
+            let state = LinkState::new(topology, slots, link, ifindex, relay);
+            live.links.push(self.links.push(state));
+        }
     }
 }
 
