@@ -60,22 +60,30 @@ fn apply_here(
     let plan = &change.plan;
     let nodes = new.nodes();
     let fresh = namespaces::create_namespaces(&nodes[change.running..], host, home, |_| Ok(()))?;
-    let fresh: Vec<namespaces::Fresh> = fresh.into_iter().flatten().collect();
-    let inherited = fresh.iter().any(|f| f.inherited_forwarding);
+    let count = plan.create.len();
+    let mut sockets: Vec<Option<Socket>> = (0..count).map(|_| None).collect();
+    // A new node comes with its socket; a running one (or the relay) gets one if it has work.
+    let (mut made, mut inherited) = (Vec::with_capacity(fresh.len()), false);
+    for (k, f) in fresh.into_iter().flatten().enumerate() {
+        inherited |= f.inherited_forwarding;
+        sockets[change.running + k] = Some(f.socket);
+        made.push(Built {
+            ns: f.ns,
+            inode: f.inode,
+        });
+    }
     let namespace_of = |i: usize| -> &OwnedFd {
         match i.checked_sub(change.running) {
-            Some(k) if k < fresh.len() => &fresh[k].ns,
+            Some(k) if k < made.len() => &made[k].ns,
             Some(_) => relay
                 .expect("a relay namespace when a new link has conditions")
                 .ns(),
             None => running[i],
         }
     };
-    let count = plan.create.len();
     let fds: Vec<Option<RawFd>> = (0..count)
         .map(|i| Some(namespace_of(i).as_raw_fd()))
         .collect();
-    let mut sockets: Vec<Option<Socket>> = (0..count).map(|_| None).collect();
     let busy = |i: usize| {
         !(plan.create[i].is_empty()
             && plan.configure[i].is_empty()
@@ -84,7 +92,10 @@ fn apply_here(
             && plan.wait_ipv6[i].is_empty())
             || change.grown_switches.contains(&i)
     };
-    for (i, socket) in sockets.iter_mut().enumerate().filter(|(i, _)| busy(*i)) {
+    for (i, socket) in sockets.iter_mut().enumerate() {
+        if socket.is_some() || !busy(i) {
+            continue;
+        }
         let name = nodes.get(i).map_or("the relay", |n| n.name.as_str());
         let context =
             |e: std::io::Error| Error::io("opening a netlink socket in the node", e).on_node(name);
@@ -156,13 +167,7 @@ fn apply_here(
     })();
     let relayed = sent.inspect_err(|_| undo(change, &mut sockets))?;
     Ok(Changed {
-        nodes: fresh
-            .into_iter()
-            .map(|f| Built {
-                ns: f.ns,
-                inode: f.inode,
-            })
-            .collect(),
+        nodes: made,
         relayed,
     })
 }
