@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 
 use netns_test::{Net, Protocol, netns_test};
-use netns_test_e2e::PATIENCE;
+use netns_test_e2e::{PATIENCE, echo};
 
 #[netns_test(topology_file = "../fixtures/nat.topo", node = "laptop")]
 fn tcp_through_a_nat_behind_a_nat_shows_the_carriers_address(net: &Net) {
@@ -32,74 +32,6 @@ fn tcp_through_a_nat_behind_a_nat_shows_the_carriers_address(net: &Net) {
         isp[0].remote,
         "203.0.113.10:8080".parse::<SocketAddr>().unwrap()
     );
-}
-
-/// One ICMP echo request from the calling thread's namespace to `to`, over a raw socket; true
-/// when its reply arrives within PATIENCE.
-fn echo(to: [u8; 4], id: u16) -> bool {
-    netns_test::assert_not_in_host_netns();
-    // SAFETY: plain socket(2); the descriptor is closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
-    assert!(fd >= 0, "{}", std::io::Error::last_os_error());
-    let mut request = [8u8, 0, 0, 0, (id >> 8) as u8, id as u8, 0, 1, b'n', b't'];
-    let sum = checksum(&request);
-    request[2..4].copy_from_slice(&sum.to_be_bytes());
-    let dest = libc::sockaddr_in {
-        sin_family: libc::AF_INET as u16,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes(to),
-        },
-        sin_zero: [0; 8],
-    };
-    let timeout = libc::timeval {
-        tv_sec: PATIENCE.as_secs() as _,
-        tv_usec: 0,
-    };
-    // SAFETY: the buffers, address and option live across each call, with their sizes passed.
-    let replied = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&raw const timeout).cast(),
-            size_of::<libc::timeval>() as u32,
-        );
-        libc::sendto(
-            fd,
-            request.as_ptr().cast(),
-            request.len(),
-            0,
-            (&raw const dest).cast(),
-            size_of::<libc::sockaddr_in>() as u32,
-        );
-        let mut buf = [0u8; 256];
-        loop {
-            let n = libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0);
-            if n < 0 {
-                break false;
-            }
-            let header = usize::from(buf[0] & 0x0f) * 4;
-            let icmp = &buf[header..n as usize];
-            if icmp.len() >= 8 && icmp[0] == 0 && u16::from_be_bytes([icmp[4], icmp[5]]) == id {
-                break true;
-            }
-        }
-    };
-    // SAFETY: `fd` is ours and closed once.
-    unsafe { libc::close(fd) };
-    replied
-}
-
-fn checksum(bytes: &[u8]) -> u16 {
-    let mut sum: u32 = bytes
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 #[netns_test(topology_file = "../fixtures/nat.topo", node = "laptop")]
