@@ -21,9 +21,20 @@ fn address(index: u32, cidr: Cidr) -> AddressMessage {
     m
 }
 
-/// An address, usable at once: IPv6 skips duplicate address detection.
+/// An address, usable at once: IPv6 skips duplicate address detection. An IPv4 address of a
+/// subnet with room for one has its subnet's broadcast address, as a DHCP client or `ip address
+/// add ... brd +` gives it (without, a datagram to it would be unicast, and nothing answers).
 pub(crate) fn new_address(index: u32, cidr: Cidr) -> RouteNetlinkMessage {
     let mut m = address(index, cidr);
+    if let std::net::IpAddr::V4(v4) = cidr.addr
+        && cidr.prefix < 31
+    {
+        let broadcast = u32::from(v4) | (u32::MAX >> cidr.prefix);
+        m.attributes
+            .push(AddressAttribute::Broadcast(std::net::Ipv4Addr::from(
+                broadcast,
+            )));
+    }
     if !cidr.is_ipv4() {
         m.header.flags = AddressHeaderFlags::Nodad;
         m.attributes
