@@ -37,6 +37,7 @@ mod model;
 mod removal;
 mod render;
 mod resolve;
+mod switch;
 mod syntax;
 
 pub use change::change;
@@ -45,6 +46,10 @@ pub use error::TopologyError;
 pub use middlebox::{Firewall, Match, Nat, NatKind, Protocol, Rule};
 pub use model::{
     Interface, InterfaceKind, Link, LinkConditions, LinkEnd, Node, Route, RouteVia, Topology,
+};
+pub use switch::{
+    BRIDGE_PORTS, INNER_BRIDGES, InnerInterface, MAX_SWITCH_PORTS, SWITCH_BRIDGE_PORTS,
+    is_switch_name,
 };
 
 /// The interface name of the bridge inside every switch node.

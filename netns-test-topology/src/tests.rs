@@ -187,6 +187,11 @@ fn every_rejection_names_line_column_and_token() {
         ("a -- b -- c", (1, 8, "--"), "exactly two ends"),
         ("switch s\ns:br0 -- h", (2, 3, "br0"), "bridge of switch"),
         (
+            "switch s\nh -- s:br2-up",
+            (2, 8, "br2-up"),
+            "kept for switch `s`",
+        ),
+        (
             "a -- b\nroute a default via 198.18.0.1",
             (2, 21, "198.18.0.1"),
             "own address",

@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use super::Resolver;
-use crate::BRIDGE_NAME;
 use crate::error::TopologyError;
 use crate::model::{Interface, InterfaceKind};
 use crate::syntax::{End, Statement};
+use crate::{BRIDGE_NAME, SWITCH_BRIDGE_PORTS, is_switch_name};
 
 impl Resolver<'_> {
     /// Gives each switch its bridge and records every interface name written in the text.
@@ -30,6 +30,15 @@ impl Resolver<'_> {
                 for end in ends {
                     if let Some(iface) = &end.iface {
                         let n = self.nodes.index(&end.node.value);
+                        let switch = self.nodes.nodes[n].is_switch;
+                        if switch && iface.value != BRIDGE_NAME && is_switch_name(&iface.value) {
+                            return Err(iface.error(format!(
+                                "`{}` is kept for switch `{}`'s own bridges (a switch of more than \
+                                 {SWITCH_BRIDGE_PORTS} ports is built from `br0`, `br1`, ... joined by \
+                                 `brN-up`/`brN-down`): name the port otherwise",
+                                iface.value, end.node.value
+                            )));
+                        }
                         if !explicit[n].insert(iface.value.clone()) {
                             let what =
                                 if iface.value == BRIDGE_NAME && self.nodes.nodes[n].is_switch {

@@ -115,6 +115,17 @@ impl Resolver<'_> {
             let n = [l, r][side];
             let name = iface_name(end, &self.explicit[n], &mut state.next_eth[n]);
             let node = &mut self.nodes.nodes[n];
+            if node.is_switch && node.interfaces.len() > crate::MAX_SWITCH_PORTS {
+                return Err(end.node.error(format!(
+                    "switch `{}` would have {} ports; a switch has at most {} ports (it chains \
+                     at most {} bridges of {} ports each)",
+                    node.name,
+                    node.interfaces.len(),
+                    crate::MAX_SWITCH_PORTS,
+                    crate::INNER_BRIDGES + 1,
+                    crate::SWITCH_BRIDGE_PORTS
+                )));
+            }
             let bridge = node.is_switch.then_some(0);
             node.interfaces.push(Interface {
                 name,

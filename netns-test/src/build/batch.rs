@@ -8,7 +8,7 @@ use netns_test_topology::Topology;
 
 use super::refusal::step_error;
 use crate::error::Error;
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, Step, segment};
 use crate::relay;
 use crate::requests;
 use crate::sys::netlink::{Kind, Refusal, Socket};
@@ -105,11 +105,13 @@ fn request(
 ) -> (Kind, RouteNetlinkMessage) {
     let namespace = |node: usize| namespaces[node].expect("sent only once its namespace exists");
     let index = |j: usize| plan.ifindex[node][j];
+    // Only steps of the topology's nodes name interfaces this way (the relay names its ports).
+    let this = || &topology.nodes()[node];
     match *step {
         Step::LoopbackUp => (Kind::Change, requests::set_up(1)),
         Step::Bridge { iface } => (
             Kind::Create,
-            requests::new_bridge(netns_test_topology::BRIDGE_NAME, index(iface)),
+            requests::new_bridge(&segment::name(this(), iface), index(iface)),
         ),
         Step::Veth {
             iface,
@@ -119,13 +121,13 @@ fn request(
             bridge,
         } => {
             let local = requests::VethEnd {
-                name: &topology.nodes()[node].interfaces[iface].name,
+                name: &segment::name(this(), iface),
                 index: index(iface),
                 mtu,
                 max_segments: None,
             };
             let peer = requests::VethEnd {
-                name: &topology.nodes()[peer_node].interfaces[peer_iface].name,
+                name: &segment::name(&topology.nodes()[peer_node], peer_iface),
                 index: plan.ifindex[peer_node][peer_iface],
                 mtu,
                 max_segments: None,

@@ -10,6 +10,7 @@ use super::batch::run_steps;
 use super::{Built, carry, middlebox, namespaces, ready};
 use crate::error::Error;
 use crate::plan::change::Change;
+use crate::plan::segment;
 use crate::relay::{Relay, RelayedLink};
 use crate::requests::{self, nftables};
 use crate::sys::namespace;
@@ -143,15 +144,22 @@ fn apply_here(
             let Some(socket) = sockets[i].as_mut() else {
                 continue;
             };
+            let names: Vec<_> = plan.wait_up[i]
+                .iter()
+                .map(|&j| segment::name(node, j))
+                .collect();
             let links: Vec<(u32, &str)> = plan.wait_up[i]
                 .iter()
-                .map(|&j| (plan.ifindex[i][j], node.interfaces[j].name.as_str()))
+                .zip(&names)
+                .map(|(&j, name)| (plan.ifindex[i][j], &**name))
                 .collect();
             if ready::await_ready(socket, node, &links, &plan.wait_ipv6[i])?.is_some() {
                 awaited = Some(i);
             }
             if node.is_switch {
-                ready::sync_bridge(socket, node, plan.ifindex[i][0])?;
+                for j in segment::bridges(node, plan.ifindex[i].len()) {
+                    ready::sync_bridge(socket, node, plan.ifindex[i][j])?;
+                }
             }
         }
         if let Some(socket) = awaited.and_then(|i| sockets[i].as_mut()) {
@@ -180,8 +188,12 @@ fn undo(change: &Change, sockets: &mut [Option<Socket>]) {
         let Some(socket) = socket.as_mut().filter(|_| !fresh.contains(&i)) else {
             continue;
         };
-        let kept = change.kept.get(i).copied().unwrap_or(0);
-        for &index in &change.plan.ifindex[i][kept..] {
+        // A running node's new interfaces have the change's indexes; the relay's are all new.
+        let relay = i >= change.kept.len();
+        let made = change.plan.ifindex[i]
+            .iter()
+            .filter(|&&index| relay || index >= change.first_ifindex);
+        for &index in made {
             let request = (Kind::Change, requests::delete_link(index));
             let _ = socket.execute_one(request, "undoing a refused change");
         }

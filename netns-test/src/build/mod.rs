@@ -31,7 +31,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use netns_test_topology::Topology;
 
 use crate::error::Error;
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, segment};
 use crate::relay::{self, Relay, RelayedLink};
 use crate::requests;
 use crate::sys::namespace;
@@ -52,8 +52,10 @@ pub(crate) struct Output {
     pub nodes: Vec<Built>,
     /// Per conditioned link: its index and its share of the relay.
     pub relayed: Vec<(usize, RelayedLink)>,
-    /// Per node and interface, its index.
+    /// Per node and interface, its index (a switch's inner bridges listed last).
     pub ifindex: Vec<Vec<u32>>,
+    /// Per switch port, by its index, the bridge it joined (see `plan::segment`).
+    pub masters: Vec<(u32, usize)>,
 }
 
 /// Builds `topology` and returns one namespace per node, in the topology's node order; the
@@ -135,6 +137,7 @@ fn build_here(
     };
     Ok(Output {
         ifindex: plan.ifindex[..nodes.len()].to_vec(),
+        masters: plan.masters.clone(),
         nodes: namespaces
             .into_iter()
             .zip(inodes)
@@ -148,15 +151,22 @@ fn build_here(
 fn await_all(topology: &Topology, plan: &Plan, sockets: &mut [Socket]) -> Result<(), Error> {
     let mut awaited = None;
     for (i, node) in topology.nodes().iter().enumerate() {
+        let names: Vec<_> = plan.wait_up[i]
+            .iter()
+            .map(|&j| segment::name(node, j))
+            .collect();
         let links: Vec<(u32, &str)> = plan.wait_up[i]
             .iter()
-            .map(|&j| (plan.ifindex[i][j], node.interfaces[j].name.as_str()))
+            .zip(&names)
+            .map(|(&j, name)| (plan.ifindex[i][j], &**name))
             .collect();
         if ready::await_ready(&mut sockets[i], node, &links, &plan.wait_ipv6[i])?.is_some() {
             awaited = Some(i);
         }
         if node.is_switch {
-            ready::sync_bridge(&mut sockets[i], node, plan.ifindex[i][0])?;
+            for j in segment::bridges(node, plan.ifindex[i].len()) {
+                ready::sync_bridge(&mut sockets[i], node, plan.ifindex[i][j])?;
+            }
         }
     }
     if let Some(socket) = awaited.map(|i| &mut sockets[i]) {

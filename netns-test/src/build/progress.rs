@@ -35,11 +35,8 @@ impl<'t> Progress<'t> {
             topology,
             plan,
             created: vec![0; plan.create.len()],
-            missing: topology
-                .nodes()
-                .iter()
-                .map(|n| n.interfaces.len())
-                .collect(),
+            // A switch's inner bridges and trunks count with its interfaces.
+            missing: plan.ifindex[..n].iter().map(Vec::len).collect(),
             prepared: vec![false; n],
             configured: vec![false; n],
         }

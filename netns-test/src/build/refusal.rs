@@ -4,7 +4,7 @@ use netns_test_topology::Topology;
 use nix::errno::Errno;
 
 use crate::error::Error;
-use crate::plan::Step;
+use crate::plan::{Step, segment};
 use crate::sys::netlink::Refusal;
 
 /// Names what failed and, where the errno says it, what to do.
@@ -23,9 +23,9 @@ pub(super) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
         .on_interface(&n.interfaces[end.iface].name);
     }
     let n = &topology.nodes()[node];
-    let name = |j: usize| n.interfaces[j].name.as_str();
+    let name = |j: usize| segment::name(n, j);
     let (iface, operation, hint) = match *step {
-        Step::LoopbackUp => (Some("lo"), "bringing lo up".to_string(), None),
+        Step::LoopbackUp => (Some("lo".into()), "bringing lo up".to_string(), None),
         Step::Bridge { iface } => (
             Some(name(iface)),
             "creating the switch's bridge".to_string(),
@@ -50,7 +50,7 @@ pub(super) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
             format!(
                 "creating the veth pair to node `{}` (interface `{}`)",
                 topology.nodes()[peer_node].name,
-                topology.nodes()[peer_node].interfaces[peer_iface].name
+                segment::name(&topology.nodes()[peer_node], peer_iface)
             ),
             Some(
                 "the kernel has no veth support: load the `veth` module (`modprobe veth`) or use \
@@ -92,7 +92,7 @@ pub(super) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
     };
     let mut error = Error::kernel(operation, refusal.errno, refusal.detail).on_node(&n.name);
     if let Some(iface) = iface {
-        error = error.on_interface(iface);
+        error = error.on_interface(&iface);
     }
     match (refusal.errno, hint) {
         (Errno::EOPNOTSUPP, Some(hint)) => error.with_hint(hint),

@@ -109,7 +109,14 @@ impl Core {
             None
         };
         let first_port = relay.map_or(0, |r| r.reserve_ports(2 * conditioned));
-        let change = plan::change::change(old, &new, &live.ifindex, live.next_ifindex, first_port);
+        let change = plan::change::change(
+            old,
+            &new,
+            &live.ifindex,
+            &live.masters,
+            live.next_ifindex,
+            first_port,
+        );
         let running: Vec<Arc<OwnedFd>> =
             live.nodes.iter().map(|&s| self.nodes.get(s).ns()).collect();
         let running: Vec<&OwnedFd> = running.iter().map(|ns| &**ns).collect();
@@ -120,6 +127,7 @@ impl Core {
         // Everything is made: the runtime takes it in.
         live.ifindex = change.plan.ifindex[..new.nodes().len()].to_vec();
         live.next_ifindex = change.next_ifindex;
+        live.masters.extend(change.plan.masters.iter().copied());
         self.take_in(
             &mut live,
             &new,
@@ -226,7 +234,8 @@ impl Core {
             })
             .collect();
         for end in link.ends {
-            live.ifindex[end.node].remove(end.iface);
+            let index = live.ifindex[end.node].remove(end.iface);
+            live.masters.remove(&index);
         }
         live.links.remove(k);
         self.versions.push(topology.without_link(k));

@@ -3,6 +3,7 @@
 mod change;
 mod slots;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -68,6 +69,8 @@ pub(crate) struct Live {
     pub links: Vec<usize>,
     /// Per node and interface of the running topology, the interface's index.
     pub ifindex: Vec<Vec<u32>>,
+    /// Per switch port, by its interface index, the bridge it joined (see `plan::segment`).
+    pub masters: HashMap<u32, usize>,
     /// The next interface index never handed out in this net.
     pub next_ifindex: u32,
     /// The test's seed and where it came from, once a link has conditions.
@@ -123,12 +126,14 @@ impl Net {
             nodes: built,
             relayed,
             ifindex,
+            masters,
         } = build::build(&topology, seed.map_or(0, |s| s.0))?;
         let next_ifindex = ifindex.iter().flatten().max().map_or(0, |i| i + 1);
         let live = Live {
             nodes: Vec::new(),
             links: Vec::new(),
             ifindex,
+            masters: masters.into_iter().collect(),
             next_ifindex,
             seed,
         };

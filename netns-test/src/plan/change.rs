@@ -3,6 +3,9 @@
 
 use netns_test_topology::{InterfaceKind, Topology};
 
+use std::collections::HashMap;
+
+use super::segment::Bridges;
 use super::{IFINDEX_BASE, Plan, Step, add_link, add_relay, route_step};
 
 /// What a change asks of the kernel, besides its plan's steps.
@@ -23,17 +26,21 @@ pub(crate) struct Change {
     pub middleboxes: Vec<usize>,
     /// The switches that gained a port.
     pub grown_switches: Vec<usize>,
+    /// The first interface index this change gives: every interface from there on is new.
+    pub first_ifindex: u32,
     /// The next interface index no interface holds, after this change's.
     pub next_ifindex: u32,
 }
 
-/// Plans the change from `old` (running, its interfaces at `ifindex`) to `new` (which keeps
-/// `old`'s nodes and links first, in order, as `netns_test_topology::change` makes it). New
-/// interfaces get indexes from `next_ifindex` on, new relay ports from `first_port` on.
+/// Plans the change from `old` (running, its interfaces at `ifindex`, switch ports in the
+/// bridges `masters` says) to `new` (which keeps `old`'s nodes and links first, in order, as
+/// `netns_test_topology::change` makes it). New interfaces get indexes from `next_ifindex` on,
+/// new relay ports from `first_port` on.
 pub(crate) fn change(
     old: &Topology,
     new: &Topology,
     ifindex: &[Vec<u32>],
+    masters: &HashMap<u32, usize>,
     next_ifindex: u32,
     first_port: u32,
 ) -> Change {
@@ -41,13 +48,15 @@ pub(crate) fn change(
     let running = old.nodes().len();
     let mut plan = Plan::empty(n);
     let mut next = next_ifindex.max(IFINDEX_BASE);
+    let first_ifindex = next;
     let mut settings = vec![Vec::new(); n];
     let mut middleboxes = Vec::new();
     for (i, node) in new.nodes().iter().enumerate() {
         let was = old.nodes().get(i);
         let kept = was.map_or(0, |w| w.interfaces.len());
         let mut indexes = ifindex.get(i).cloned().unwrap_or_default();
-        indexes.truncate(kept);
+        // A switch's inner bridges are listed after its interfaces, new ones included.
+        let inner = indexes.split_off(kept.min(indexes.len()));
         for (j, iface) in node.interfaces.iter().enumerate().skip(kept) {
             indexes.push(next);
             next += 1;
@@ -58,6 +67,7 @@ pub(crate) fn change(
                 plan.wait_up[i].push(j);
             }
         }
+        indexes.extend(inner);
         plan.ifindex.push(indexes);
         let Some(was) = was else {
             // A new node: set up as a build sets up a node.
@@ -83,8 +93,9 @@ pub(crate) fn change(
         }
     }
     let mut relay_steps = Vec::new();
+    let mut bridges = Bridges::running(old, new, ifindex, masters);
     for k in old.links().len()..new.links().len() {
-        add_link(&mut plan, new, k, &mut relay_steps);
+        add_link(&mut plan, new, k, &mut relay_steps, &mut bridges, &mut next);
     }
     // Peer ends up first, then addresses, then routes (which need them), as in a build.
     for (i, node) in new.nodes().iter().enumerate() {
@@ -121,6 +132,7 @@ pub(crate) fn change(
         settings,
         middleboxes,
         grown_switches,
+        first_ifindex,
         next_ifindex: next,
     }
 }
@@ -145,7 +157,7 @@ mod tests {
     fn a_node_added_to_a_switch_makes_only_its_port() {
         let old = parse("switch s\na -- s\nb -- s").unwrap();
         let new = apply(&old, "c -- s").unwrap();
-        let c = change(&old, &new, &ifindex(&old), 200, 0);
+        let c = change(&old, &new, &ifindex(&old), &HashMap::new(), 200, 0);
         assert_eq!(
             (c.running, c.running_links, c.grown_switches.clone()),
             (3, 2, vec![0])
@@ -184,7 +196,7 @@ mod tests {
             "route h default via 198.18.0.2\nroute h 192.0.2.0/24 via 198.18.0.2\nnat r eth1\nnode s sysctl net.ipv4.tcp_ecn=1",
         )
         .unwrap();
-        let c = change(&old, &new, &ifindex(&old), 200, 0);
+        let c = change(&old, &new, &ifindex(&old), &HashMap::new(), 200, 0);
         assert!(
             c.plan.create.iter().all(Vec::is_empty),
             "nothing new to make"
@@ -199,7 +211,7 @@ mod tests {
             [("net.ipv4.tcp_ecn".to_string(), "1".to_string())]
         );
         let new = apply(&old, "route h default dev eth0").unwrap();
-        let c = change(&old, &new, &ifindex(&old), 200, 0);
+        let c = change(&old, &new, &ifindex(&old), &HashMap::new(), 200, 0);
         assert!(matches!(
             c.plan.configure[1][..],
             [

@@ -10,12 +10,14 @@
 //! peer has the same index waits for the next once-a-second link-event run.
 
 pub(crate) mod change;
+pub(crate) mod segment;
 
 use std::net::IpAddr;
 
 use netns_test_topology::{Cidr, InterfaceKind, Route, RouteVia, Topology};
 
 use crate::conditions::{Conditions, Wire};
+use segment::Bridges;
 
 /// The first ifindex handed out; `lo` is 1 and the kernel's own devices stay below.
 pub(crate) const IFINDEX_BASE: u32 = 100;
@@ -106,6 +108,9 @@ pub(crate) struct Plan {
     /// any. The relay namespace comes after the nodes in every per-node list above; link
     /// `relayed[c]` has its relay ports at that namespace's interfaces `2c` and `2c + 1`.
     pub relayed: Vec<(usize, Wire)>,
+    /// The switch ports planned, each by its ifindex with the bridge it joins (0 for `br0`,
+    /// `N` for inner bridge `brN`; see [`segment`]).
+    pub masters: Vec<(u32, usize)>,
 }
 
 impl Plan {
@@ -119,6 +124,7 @@ impl Plan {
             wait_up: vec![Vec::new(); n],
             wait_ipv6: vec![Vec::new(); n],
             relayed: Vec::new(),
+            masters: Vec::new(),
         }
     }
 
@@ -157,9 +163,16 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
             }
         }
     }
-    let mut relay_steps = Vec::new();
+    let (mut relay_steps, mut bridges) = (Vec::new(), Bridges::new(topology));
     for k in 0..topology.links().len() {
-        add_link(&mut plan, topology, k, &mut relay_steps);
+        add_link(
+            &mut plan,
+            topology,
+            k,
+            &mut relay_steps,
+            &mut bridges,
+            &mut next,
+        );
     }
     for (i, node) in topology.nodes().iter().enumerate() {
         for (j, iface) in node.interfaces.iter().enumerate() {
@@ -179,9 +192,22 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
 }
 
 /// Adds the steps that make link `k` of `topology`: a veth pair, or two through the relay
-/// namespace (their steps pushed to `relay_steps`) for a conditioned link.
-fn add_link(plan: &mut Plan, topology: &Topology, k: usize, relay_steps: &mut Vec<Step>) {
+/// namespace (their steps pushed to `relay_steps`) for a conditioned link. A switch's end joins
+/// one of its `bridges` (a new inner bridge takes indexes from `next` on).
+fn add_link(
+    plan: &mut Plan,
+    topology: &Topology,
+    k: usize,
+    relay_steps: &mut Vec<Step>,
+    bridges: &mut Bridges,
+    next: &mut u32,
+) {
     let link = &topology.links()[k];
+    let mut bridge = |plan: &mut Plan, end: netns_test_topology::LinkEnd| {
+        topology.nodes()[end.node]
+            .is_switch
+            .then(|| bridges.join(plan, topology, end.node, end.iface, next))
+    };
     if let Some(conditions) = &link.conditions {
         // Two pairs through the relay namespace, each created from there (see `relay`).
         let wire = Conditions::from_topology(conditions)
@@ -197,7 +223,7 @@ fn add_link(plan: &mut Plan, topology: &Topology, k: usize, relay_steps: &mut Ve
                 mtu: link.mtu,
                 per_packet: wire.per_packet(),
             });
-            let bridge = topology.nodes()[end.node].is_switch.then_some(0);
+            let bridge = bridge(plan, *end);
             plan.configure[end.node].push(Step::PeerUp {
                 iface: end.iface,
                 bridge,
@@ -213,15 +239,15 @@ fn add_link(plan: &mut Plan, topology: &Topology, k: usize, relay_steps: &mut Ve
     } else {
         (a, b)
     };
-    let bridge = is_port(local).then_some(0);
+    let local_bridge = bridge(plan, local);
     plan.create[local.node].push(Step::Veth {
         iface: local.iface,
         peer_node: peer.node,
         peer_iface: peer.iface,
         mtu: link.mtu,
-        bridge,
+        bridge: local_bridge,
     });
-    let bridge = is_port(peer).then_some(0);
+    let bridge = bridge(plan, peer);
     plan.configure[peer.node].push(Step::PeerUp {
         iface: peer.iface,
         bridge,
