@@ -196,3 +196,28 @@ fn every_subcommand_has_help_and_mistakes_are_usage_errors() {
         );
     }
 }
+
+/// A process whose open-file limit cannot hold the topology is told so, with the numbers and
+/// the fix, before any namespace is made (the limit set by util-linux `prlimit`, soft and hard).
+#[test]
+fn too_low_an_open_file_limit_is_an_error_before_the_build() {
+    let text: String = (0..300).map(|i| format!("h{i} -- s\n")).collect();
+    let file = temp_topology("fd-limit.topo", &format!("switch s\n{text}"));
+    let out = Command::new("prlimit")
+        .args([
+            "--nofile=400:400",
+            env!("CARGO_BIN_EXE_netns-test"),
+            "up",
+            &file,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("building 301 nodes")
+            && stderr.contains("may open 400")
+            && stderr.contains("ulimit -n"),
+        "{stderr}"
+    );
+}

@@ -60,6 +60,7 @@ fn apply_here(
 ) -> Result<Changed, Error> {
     let plan = &change.plan;
     let nodes = new.nodes();
+    namespaces::check_open_file_limit(nodes.len() - change.running)?;
     let fresh = namespaces::create_namespaces(&nodes[change.running..], host, home, |_| Ok(()))?;
     let count = plan.create.len();
     let mut sockets: Vec<Option<Socket>> = (0..count).map(|_| None).collect();

@@ -97,7 +97,7 @@ fn build_here(
     let relay = if ports > 0 { Some(relay::get()?) } else { None };
     let plan = plan::plan(topology, relay.map_or(0, |r| r.reserve_ports(ports)));
     let nodes = topology.nodes();
-    namespaces::raise_open_file_limit();
+    namespaces::check_open_file_limit(nodes.len())?;
 
     let mut progress = progress::Progress::new(topology, &plan);
     let mut slots = namespaces::create_namespaces(nodes, host, home_inode, |slots| {

@@ -203,16 +203,42 @@ fn namespace_error(errno: Errno, node: &str) -> Error {
     }
 }
 
-/// Namespaces are held by fds: a 500-node topology needs 500. Raise the soft limit to the hard
-/// one once per process, as Go's runtime does.
-pub(super) fn raise_open_file_limit() {
+/// Open files a build needs per node: the namespace's descriptor and its netlink socket.
+const FILES_PER_NODE: u64 = 2;
+
+/// Open files kept free for everything else (the relay, the names, the test's own sockets).
+const SPARE_FILES: u64 = 256;
+
+/// Namespaces are held by descriptors: a build of `nodes` nodes needs [`FILES_PER_NODE`] each.
+/// Raises the soft limit to the hard one once per process, as Go's runtime does; then, if the
+/// build would still run out, says so before anything is made, with the numbers and the fix.
+pub(super) fn check_open_file_limit(nodes: usize) -> Result<(), Error> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        use nix::sys::resource::{Resource, getrlimit, setrlimit};
         if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
             && soft < hard
         {
             let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
         }
     });
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return Ok(());
+    };
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64);
+    let needed = open + FILES_PER_NODE * nodes as u64 + SPARE_FILES;
+    if needed <= soft {
+        return Ok(());
+    }
+    Err(Error::unsupported(
+        format!("building {nodes} nodes"),
+        Some(Errno::EMFILE),
+        format!(
+            "the build needs about {needed} open files ({FILES_PER_NODE} per node, {open} open \
+             already, {SPARE_FILES} spare) but this process may open {soft} (hard limit \
+             {hard}): raise the limit before the tests start, e.g. `ulimit -n {needed}` in the \
+             shell (as root, or after raising the hard limit in /etc/security/limits.conf), \
+             `LimitNOFILE={needed}` for a systemd unit, or `--ulimit nofile={needed}` for docker"
+        ),
+    ))
 }
