@@ -3,12 +3,14 @@
 //!
 //! Run as root: `cargo run --release -p netns-test-bench` (`-- --switch-only` for the switch
 //! table alone, `-- --throughput-only` for the TCP table alone, `-- --nat-only` for the NAT
-//! table alone, `-- --change-only` for the live-change table alone). It needs `ip` (iproute2), `nft` (nftables) and util-linux `unshare`/`setpriv`
+//! table alone, `-- --change-only` for the live-change table alone, `-- --scale-only [RUNS]`
+//! for the 1,000- to 4,000-node table alone). It needs `ip` (iproute2), `nft` (nftables) and util-linux `unshare`/`setpriv`
 //! for the comparison columns; the script runs in a private mount
 //! namespace whose `/run/netns` is a tmpfs, so the host's `/run/netns` never sees an entry.
 
 mod change;
 mod nat;
+mod scale;
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -249,6 +251,11 @@ fn empty_test_overhead(runs: usize) -> [Duration; 3] {
     [harnessed, named, plain]
 }
 
+/// `--X-only RUNS`: the runs given after the flag, else `default`.
+fn arg_runs(args: &[String], default: usize) -> usize {
+    args.get(2).and_then(|a| a.parse().ok()).unwrap_or(default)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--empty-test-only") {
@@ -263,6 +270,10 @@ fn main() {
     }
     if args.get(1).map(String::as_str) == Some("--change-only") {
         change::table(200);
+        return;
+    }
+    if args.get(1).map(String::as_str) == Some("--scale-only") {
+        scale::table(arg_runs(&args, 3));
         return;
     }
     if args.get(1).map(String::as_str) == Some("--nat-only") {
@@ -327,6 +338,8 @@ fn main() {
     switch_table();
     println!();
     teardown_table();
+    println!();
+    scale::table(3);
     println!();
 
     let [harnessed, named, plain] = empty_test_overhead(runs);
