@@ -8,7 +8,7 @@ use netns_test_topology::Topology;
 
 use super::refusal::step_error;
 use crate::error::Error;
-use crate::plan::{Plan, Step, segment};
+use crate::plan::{Plan, Step, link_local, segment};
 use crate::relay;
 use crate::requests;
 use crate::sys::netlink::{Kind, Refusal, Socket};
@@ -96,6 +96,12 @@ fn next_round<'s, S>(
     }
 }
 
+/// The MAC address a veth end is made with: one chosen by the plan where the end has its own
+/// link-local address, else the kernel's random one.
+fn mac(node: &netns_test_topology::Node, iface: usize, index: u32) -> Option<[u8; 6]> {
+    link_local::has_own(node, iface).then(|| link_local::mac(index))
+}
+
 fn request(
     topology: &Topology,
     plan: &Plan,
@@ -125,12 +131,15 @@ fn request(
                 index: index(iface),
                 mtu,
                 max_segments: None,
+                mac: mac(this(), iface, index(iface)),
             };
+            let peer_index = plan.ifindex[peer_node][peer_iface];
             let peer = requests::VethEnd {
                 name: &segment::name(&topology.nodes()[peer_node], peer_iface),
-                index: plan.ifindex[peer_node][peer_iface],
+                index: peer_index,
                 mtu,
                 max_segments: None,
+                mac: mac(&topology.nodes()[peer_node], peer_iface, peer_index),
             };
             let peer_ns = namespace(peer_node);
             (
@@ -152,12 +161,18 @@ fn request(
                 index: index(port),
                 mtu,
                 max_segments: None,
+                mac: None,
             };
+            let (node_end, end_index) = (
+                &topology.nodes()[end.node],
+                plan.ifindex[end.node][end.iface],
+            );
             let peer = requests::VethEnd {
-                name: &topology.nodes()[end.node].interfaces[end.iface].name,
-                index: plan.ifindex[end.node][end.iface],
+                name: &node_end.interfaces[end.iface].name,
+                index: end_index,
                 mtu,
                 max_segments: per_packet.then_some(1),
+                mac: mac(node_end, end.iface, end_index),
             };
             let peer_ns = namespace(end.node);
             (Kind::Create, requests::new_veth(local, None, peer, peer_ns))
@@ -167,6 +182,7 @@ fn request(
             requests::set_up_in(index(iface), bridge.map(index)),
         ),
         Step::BridgeUp { iface } => (Kind::Change, requests::set_up_in(index(iface), None)),
+        Step::OwnLinkLocal { iface } => (Kind::Change, requests::own_link_local(index(iface))),
         Step::Address { iface, cidr } => (Kind::Create, requests::new_address(index(iface), cidr)),
         Step::Route {
             dest,

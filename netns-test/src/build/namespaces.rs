@@ -1,9 +1,9 @@
-//! The build's namespaces: one per node, made on up to one thread per core, each with IPv6
-//! duplicate address detection off and a netlink socket inside, handed over as they appear.
+//! The build's namespaces: one per node, made on up to one thread per core, each with a netlink
+//! socket inside, handed over as they appear.
 
 use std::os::fd::OwnedFd;
 use std::sync::Once;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use netns_test_topology::Node;
@@ -19,8 +19,7 @@ use crate::sys::{namespace, sysctl};
 /// benchmark's floor rows show it); below this, a thread start buys nothing.
 const NODES_PER_THREAD: usize = 4;
 
-/// Creates one namespace per node (each with IPv6 duplicate address detection off and a netlink
-/// socket inside). With several creating threads, `arrived` is called on this thread each time
+/// Creates one namespace per node (each with a netlink socket inside). With several creating threads, `arrived` is called on this thread each time
 /// new namespaces have appeared in their slots, so work that needs only those can start while
 /// the rest are still being made. Returns them all, in node order.
 pub(super) fn create_namespaces(
@@ -32,10 +31,9 @@ pub(super) fn create_namespaces(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = nodes.len().div_ceil(NODES_PER_THREAD).clamp(1, cores);
     let mut slots: Vec<Option<Fresh>> = nodes.iter().map(|_| None).collect();
-    let all_dad = AtomicU8::new(DAD_UNKNOWN);
     if threads == 1 {
         for (i, node) in nodes.iter().enumerate() {
-            slots[i] = Some(create_one(node, i, host, home, &all_dad)?);
+            slots[i] = Some(create_one(node, i, host, home)?);
         }
     } else {
         // Thread t makes nodes t, t + threads, ...: namespaces appear roughly in node order, so
@@ -45,7 +43,7 @@ pub(super) fn create_namespaces(
         std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|t| {
-                    let (tx, stop, all_dad) = (tx.clone(), &stop, &all_dad);
+                    let (tx, stop) = (tx.clone(), &stop);
                     scope.spawn(move || {
                         // A namespace is handed over only once this thread has made the next
                         // one from inside it: with net.core.devconf_inherit_init_net=3 a new
@@ -56,7 +54,7 @@ pub(super) fn create_namespaces(
                             if stop.load(Ordering::Relaxed) {
                                 break;
                             }
-                            let fresh = create_one(&nodes[i], i, host, home, all_dad);
+                            let fresh = create_one(&nodes[i], i, host, home);
                             if let Some((j, previous)) = made.take()
                                 && tx.send((j, Ok(previous))).is_err()
                             {
@@ -117,21 +115,8 @@ pub(super) struct Fresh {
     pub inherited_forwarding: bool,
 }
 
-const ALL_DAD: &str = "net.ipv6.conf.all.accept_dad";
-const DAD_UNKNOWN: u8 = 0;
-const DAD_ON: u8 = 1;
-const DAD_OFF: u8 = 2;
-
 /// Creates the namespace of `node` (number `index`) on the calling thread, which stays in it.
-/// `all_dad` says what the build's first namespace showed of `all.accept_dad` (`DAD_UNKNOWN`
-/// until then).
-fn create_one(
-    node: &Node,
-    index: usize,
-    host: u64,
-    home: u64,
-    all_dad: &AtomicU8,
-) -> Result<Fresh, Error> {
+fn create_one(node: &Node, index: usize, host: u64, home: u64) -> Result<Fresh, Error> {
     let fd = namespace::create_and_enter().map_err(|(errno, retries)| {
         let error = namespace_error(errno, &node.name);
         if retries > 0 {
@@ -145,21 +130,15 @@ fn create_one(
     })?;
     let inode = namespace::inode(&fd).map_err(|e| Error::io("reading a new namespace", e))?;
     namespace::ensure_new(inode, home, host).map_err(|e| e.on_node(&node.name))?;
-    // Before any interface exists, so every interface inherits it. A node with no interface
-    // has only `lo`, which never runs duplicate address detection. An interface runs it if
-    // `all` or `default` asks; `all` is off in a new namespace unless inherited from the host
-    // (net.core.devconf_inherit_init_net). Each write costs a good share of making the
-    // namespace, so `all` is written only while the first namespace has not shown it off.
-    if !node.interfaces.is_empty() {
-        if index == 0 {
-            let on = sysctl::is_on(ALL_DAD);
-            all_dad.store(if on { DAD_ON } else { DAD_OFF }, Ordering::Relaxed);
-        }
-        let mut keys = vec!["net.ipv6.conf.default.accept_dad"];
-        if all_dad.load(Ordering::Relaxed) != DAD_OFF {
-            keys.push(ALL_DAD);
-        }
-        for key in keys {
+    // A switch's bridge makes its own link-local address (the plan gives every other node's
+    // interfaces theirs, without detection: see `plan::link_local`), and must not wait to use
+    // it. Written before any interface exists, so the bridge inherits it. `all` counts too when
+    // the host lets new namespaces inherit it (net.core.devconf_inherit_init_net).
+    if node.is_switch {
+        for key in [
+            "net.ipv6.conf.default.accept_dad",
+            "net.ipv6.conf.all.accept_dad",
+        ] {
             sysctl::write(key, "0", true).map_err(|e| e.on_node(&node.name))?;
         }
     }

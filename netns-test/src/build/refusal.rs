@@ -73,6 +73,11 @@ pub(super) fn step_error(topology: &Topology, node: usize, step: &Step, refusal:
             "bringing the interface up".to_string(),
             None,
         ),
+        Step::OwnLinkLocal { iface } => (
+            Some(name(iface)),
+            "turning the kernel's IPv6 address generation off".to_string(),
+            None,
+        ),
         Step::Address { iface, cidr } => {
             (Some(name(iface)), format!("adding address {cidr}"), None)
         }

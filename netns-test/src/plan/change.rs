@@ -101,6 +101,7 @@ pub(crate) fn change(
     for (i, node) in new.nodes().iter().enumerate() {
         let kept = old.nodes().get(i).map_or(0, |w| w.interfaces.len());
         for (j, iface) in node.interfaces.iter().enumerate().skip(kept) {
+            super::link_local::add_address(&mut plan, i, j, node);
             for &cidr in &iface.addresses {
                 plan.configure[i].push(Step::Address { iface: j, cidr });
                 if !cidr.is_ipv4() {
@@ -184,7 +185,12 @@ mod tests {
         assert!(c.plan.configure[..3].iter().all(Vec::is_empty));
         assert!(matches!(
             c.plan.configure[3][..],
-            [Step::PeerUp { .. }, Step::Address { .. }]
+            [
+                Step::OwnLinkLocal { .. },
+                Step::PeerUp { .. },
+                Step::Address { .. },
+                Step::Address { .. }
+            ]
         ));
     }
 

@@ -10,6 +10,7 @@
 //! peer has the same index waits for the next once-a-second link-event run.
 
 pub(crate) mod change;
+pub(crate) mod link_local;
 pub(crate) mod segment;
 
 use std::net::IpAddr;
@@ -53,6 +54,8 @@ pub(crate) enum Step {
         mtu: Option<u32>,
         per_packet: bool,
     },
+    /// Turn the kernel's IPv6 address generation off on a veth end (see [`link_local`]).
+    OwnLinkLocal { iface: usize },
     /// Add an address.
     Address { iface: usize, cidr: Cidr },
     /// Add a route (`replace`: or replace the node's route to the same destination).
@@ -176,6 +179,7 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
     }
     for (i, node) in topology.nodes().iter().enumerate() {
         for (j, iface) in node.interfaces.iter().enumerate() {
+            link_local::add_address(&mut plan, i, j, node);
             for &cidr in &iface.addresses {
                 plan.configure[i].push(Step::Address { iface: j, cidr });
                 if !cidr.is_ipv4() {
@@ -224,6 +228,13 @@ fn add_link(
                 per_packet: wire.per_packet(),
             });
             let bridge = bridge(plan, *end);
+            link_local::add(
+                plan,
+                end.node,
+                end.iface,
+                &topology.nodes()[end.node],
+                false,
+            );
             plan.configure[end.node].push(Step::PeerUp {
                 iface: end.iface,
                 bridge,
@@ -247,7 +258,21 @@ fn add_link(
         mtu: link.mtu,
         bridge: local_bridge,
     });
+    link_local::add(
+        plan,
+        local.node,
+        local.iface,
+        &topology.nodes()[local.node],
+        true,
+    );
     let bridge = bridge(plan, peer);
+    link_local::add(
+        plan,
+        peer.node,
+        peer.iface,
+        &topology.nodes()[peer.node],
+        false,
+    );
     plan.configure[peer.node].push(Step::PeerUp {
         iface: peer.iface,
         bridge,
@@ -306,16 +331,22 @@ mod tests {
                     peer_iface: 0,
                     mtu: None,
                     bridge: None
-                }
+                },
+                Step::OwnLinkLocal { iface: 0 },
             ]
         );
         assert_eq!(p.create[1], [Step::LoopbackUp]);
         assert_eq!(
             p.configure[1],
             [
+                Step::OwnLinkLocal { iface: 0 },
                 Step::PeerUp {
                     iface: 0,
                     bridge: None
+                },
+                Step::Address {
+                    iface: 0,
+                    cidr: link_local::address(101),
                 },
                 Step::Address {
                     iface: 0,
@@ -323,6 +354,7 @@ mod tests {
                 }
             ]
         );
+        assert_eq!(p.wait_ipv6[1], [link_local::address(101).addr]);
         assert_eq!(p.wait_up, [vec![0], vec![0]]);
         assert_eq!(
             p.ifindex,
@@ -457,9 +489,24 @@ mod tests {
         )
         .unwrap();
         let p = plan(&t, 0);
-        assert!(matches!(p.configure[0][0], Step::Address { .. }));
-        assert!(matches!(p.configure[0][1], Step::Route { .. }));
-        assert!(matches!(p.configure[1][0], Step::PeerUp { .. }));
-        assert_eq!(p.wait_ipv6[0], ["2001:db8::1".parse::<IpAddr>().unwrap()]);
+        assert!(matches!(
+            p.configure[0][..],
+            [
+                Step::Address { .. },
+                Step::Address { .. },
+                Step::Route { .. }
+            ]
+        ));
+        assert!(matches!(
+            p.configure[1][..2],
+            [Step::OwnLinkLocal { .. }, Step::PeerUp { .. }]
+        ));
+        assert_eq!(
+            p.wait_ipv6[0],
+            [
+                link_local::address(100).addr,
+                "2001:db8::1".parse::<IpAddr>().unwrap()
+            ]
+        );
     }
 }

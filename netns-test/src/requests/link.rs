@@ -4,7 +4,8 @@ use std::os::fd::RawFd;
 
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoKind, InfoVeth, LinkAttribute,
+    LinkExtentMask, LinkFlags, LinkInfo, LinkMessage,
 };
 
 fn link(index: u32, up: bool, attributes: Vec<LinkAttribute>) -> LinkMessage {
@@ -57,6 +58,8 @@ pub(crate) struct VethEnd<'a> {
     pub mtu: Option<u32>,
     /// The most segments one offloaded packet may carry (`None`: the kernel's default).
     pub max_segments: Option<u32>,
+    /// Its MAC address (`None`: a random one, the kernel's choice).
+    pub mac: Option<[u8; 6]>,
 }
 
 /// A veth pair: `local`, up, in the namespace of the socket that sends this; `peer`, down,
@@ -78,6 +81,7 @@ pub(crate) fn new_veth(
     ];
     peer_attrs.extend(peer.mtu.map(LinkAttribute::Mtu));
     peer_attrs.extend(peer.max_segments.map(LinkAttribute::GsoMaxSegs));
+    peer_attrs.extend(peer.mac.map(|m| LinkAttribute::Address(m.to_vec())));
     let peer_msg = link(peer.index, false, peer_attrs);
     let mut attrs = vec![
         LinkAttribute::IfName(local.name.into()),
@@ -86,12 +90,26 @@ pub(crate) fn new_veth(
     ];
     attrs.extend(local.mtu.map(LinkAttribute::Mtu));
     attrs.extend(local.max_segments.map(LinkAttribute::GsoMaxSegs));
+    attrs.extend(local.mac.map(|m| LinkAttribute::Address(m.to_vec())));
     attrs.extend(master.map(LinkAttribute::Controller));
     attrs.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Veth),
         LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
     ]));
     RouteNetlinkMessage::NewLink(link(local.index, true, attrs))
+}
+
+/// Turns the kernel's IPv6 address generation off on a link: it makes no link-local address
+/// there (netns-test adds its own, without duplicate address detection). The kernel takes this
+/// only for a link that exists, not in the request that creates it (EAFNOSUPPORT).
+pub(crate) fn own_link_local(index: u32) -> RouteNetlinkMessage {
+    RouteNetlinkMessage::SetLink(link(
+        index,
+        false,
+        vec![LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+            vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
+        )])],
+    ))
 }
 
 /// The most segments one offloaded packet may carry on a link: 1 makes every packet cross alone.

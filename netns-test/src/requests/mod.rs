@@ -16,7 +16,7 @@ use netlink_packet_route::AddressFamily;
 pub(crate) use address::{delete_address, get_addresses, new_address};
 pub(crate) use link::{
     DEFAULT_MAX_SEGMENTS, VethEnd, barrier, delete_link, get_link, get_links, new_bridge, new_veth,
-    set_max_segments, set_up, set_up_in,
+    own_link_local, set_max_segments, set_up, set_up_in,
 };
 pub(crate) use qdisc::{delete_root_queue, drop_everything};
 pub(crate) use route::{get_routes, new_route};
