@@ -63,7 +63,7 @@ pub(crate) fn change(
             if iface.kind == InterfaceKind::Bridge {
                 plan.create[i].push(Step::Bridge { iface: j });
                 plan.finish[i].push(Step::BridgeUp { iface: j });
-            } else {
+            } else if !super::segment::awaited_by_peer(new, i, j) {
                 plan.wait_up[i].push(j);
             }
         }

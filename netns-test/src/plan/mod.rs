@@ -161,7 +161,7 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
             if iface.kind == InterfaceKind::Bridge {
                 plan.create[i].push(Step::Bridge { iface: j });
                 plan.finish[i].push(Step::BridgeUp { iface: j });
-            } else {
+            } else if !segment::awaited_by_peer(topology, i, j) {
                 plan.wait_up[i].push(j);
             }
         }
@@ -388,9 +388,11 @@ mod tests {
         );
         assert_eq!(
             p.wait_up[0],
-            [1, 2],
-            "veth ends are awaited, bridges are opened last"
+            [2],
+            "the link to the other switch is awaited, the host's port with the host's end \
+             (see segment::awaited_by_peer); bridges are opened last"
         );
+        assert_eq!(p.wait_up[2], [0]);
         assert_eq!(p.finish[0], [Step::BridgeUp { iface: 0 }]);
         assert_eq!(p.ifindex[0], [100, 101, 102]);
         assert_eq!(p.ifindex[1], [103, 104]);

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use netns_test_topology::{InnerInterface, Node, SWITCH_BRIDGE_PORTS, Topology};
+use netns_test_topology::{InnerInterface, InterfaceKind, Node, SWITCH_BRIDGE_PORTS, Topology};
 
 use super::{Plan, Step};
 
@@ -41,6 +41,26 @@ fn inner(node: &Node, j: usize) -> Option<InnerInterface> {
 pub(crate) fn bridges(node: &Node, listed: usize) -> impl Iterator<Item = usize> + '_ {
     let inner = (listed - node.interfaces.len()) / PER_BRIDGE;
     std::iter::once(0).chain((0..inner).map(|k| node.interfaces.len() + k * PER_BRIDGE))
+}
+
+/// Whether the build need not wait for interface `iface` of `node` itself: a switch's port on a
+/// plain link to a node that is not a switch. Opening the node's end turns the carrier of both
+/// ends on at once, and the kernel brings both up in the same run of its link events, so the
+/// node's end being up (awaited in the node, then a request under the routing lock) means the
+/// port is up too. Waiting for the ports themselves meant reading every port of the switch's
+/// namespace, each answer costing time in proportion to the switch's peers: 0.9 s at 4,000.
+pub(crate) fn awaited_by_peer(topology: &Topology, node: usize, iface: usize) -> bool {
+    let n = &topology.nodes()[node];
+    let InterfaceKind::Veth { link, .. } = n.interfaces[iface].kind else {
+        return false;
+    };
+    let link = &topology.links()[link];
+    n.is_switch
+        && link.conditions.is_none()
+        && link
+            .ends
+            .iter()
+            .all(|e| e.node == node || !topology.nodes()[e.node].is_switch)
 }
 
 /// The bridges of every switch being planned, and how many ports each holds.
