@@ -286,6 +286,23 @@ fn main() {
         teardown_table();
         return;
     }
+    if args.get(1).map(String::as_str) == Some("--teardown-probe") {
+        let text = switch(arg_runs(&args, 4000));
+        let net = Net::build(&text).unwrap();
+        let start = Instant::now();
+        drop(net);
+        for _ in 0..40 {
+            let t = Instant::now();
+            floor(100);
+            eprintln!(
+                "{:>6.1} s: 100 namespaces {}",
+                start.elapsed().as_secs_f64(),
+                ms(t.elapsed())
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        return;
+    }
     if args.get(1).map(String::as_str) == Some("--switch-loop") {
         // `--switch-loop N COUNT PAUSE_MS`, for a profiler (`perf record -a -g`): builds and
         // drops a switch LAN of N hosts COUNT times, PAUSE_MS apart, printing each build's time.
