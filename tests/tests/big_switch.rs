@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 
 use netns_test::Net;
-use netns_test_e2e::{PATIENCE, echo, udp_once};
+use netns_test_e2e::{echo, udp_once};
 
 /// Hosts on the switch: 498 on each of `br0` to `br3`, 8 on `br4`.
 const HOSTS: usize = 2000;
@@ -33,21 +33,32 @@ fn links(net: &Net, node: &str, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// A socket on `node` bound to `addr`, waiting at most PATIENCE for each datagram.
+/// A socket on `node` bound to `addr`.
 fn inbox(net: &Net, node: &str, addr: SocketAddr) -> UdpSocket {
-    net.node(node).run(|| {
-        let socket = UdpSocket::bind(addr).unwrap();
-        socket.set_read_timeout(Some(PATIENCE)).unwrap();
-        socket
-    })
+    net.node(node).run(|| UdpSocket::bind(addr).unwrap())
 }
 
-fn received(socket: &UdpSocket) -> Vec<u8> {
-    let mut buf = [0u8; 64];
-    let (n, _) = socket
-        .recv_from(&mut buf)
-        .unwrap_or_else(|e| panic!("nothing arrived on {:?}: {e}", socket.local_addr()));
-    buf[..n].to_vec()
+/// Sends with `send` until every one of `inboxes` has received `message`, at most five times,
+/// waiting up to 600 ms for each inbox after each send. Right after a build of thousands of IPv6
+/// hosts, their router solicitations and listener reports flood the switch and the kernel drops
+/// some frames (README, "Thousands of peers"); a lost copy is sent again, as on a real LAN.
+fn reaches_all(inboxes: &[UdpSocket], message: &[u8], send: impl Fn()) {
+    let mut waiting: Vec<&UdpSocket> = inboxes.iter().collect();
+    for _ in 0..5 {
+        send();
+        waiting.retain(|socket| {
+            socket
+                .set_read_timeout(Some(std::time::Duration::from_millis(600)))
+                .unwrap();
+            let mut buf = [0u8; 64];
+            !matches!(socket.recv_from(&mut buf), Ok((n, _)) if &buf[..n] == message)
+        });
+        if waiting.is_empty() {
+            return;
+        }
+    }
+    let missing: Vec<_> = waiting.iter().map(|s| s.local_addr()).collect();
+    panic!("{} inboxes never received it: {missing:?}", missing.len());
 }
 
 #[test]
@@ -81,7 +92,7 @@ fn a_two_thousand_host_switch_is_one_segment() {
         );
     });
 
-    // A subnet broadcast from the first host reaches hosts on both bridges.
+    // A subnet broadcast from the first host reaches hosts on every bridge.
     let cidr = net.topology().node("h0").unwrap().interfaces[0].addresses[0];
     let IpAddr::V4(base) = cidr.addr else {
         unreachable!()
@@ -92,33 +103,33 @@ fn a_two_thousand_host_switch_is_one_segment() {
         .iter()
         .map(|&i| inbox(&net, &format!("h{i}"), (Ipv4Addr::UNSPECIFIED, 9602).into()))
         .collect();
-    first.run(|| {
+    let sender = first.run(|| {
         netns_test::assert_not_in_host_netns();
         let socket = UdpSocket::bind((address(0), 0)).unwrap();
         socket.set_broadcast(true).unwrap();
-        socket.send_to(b"to all", (broadcast, 9602)).unwrap();
+        socket
     });
-    for socket in &inboxes {
-        assert_eq!(received(socket), b"to all");
-    }
+    reaches_all(&inboxes, b"to all", || {
+        sender.send_to(b"to all", (broadcast, 9602)).unwrap();
+    });
 
-    // IPv6 multicast to all nodes, from the last host, reaches hosts on both bridges.
+    // IPv6 multicast to all nodes, from the last host, reaches hosts on every bridge.
     let inboxes: Vec<UdpSocket> = listeners[..4]
         .iter()
         .map(|&i| inbox(&net, &format!("h{i}"), (Ipv6Addr::UNSPECIFIED, 9603).into()))
         .collect();
-    last.run(|| {
+    let (sender, all_nodes) = last.run(|| {
         netns_test::assert_not_in_host_netns();
         // SAFETY: a NUL-terminated name that outlives the call.
         let eth0 = unsafe { libc::if_nametoindex(c"eth0".as_ptr()) };
         assert_ne!(eth0, 0, "{}", std::io::Error::last_os_error());
         let socket = UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)).unwrap();
         let all_nodes = SocketAddrV6::new("ff02::1".parse().unwrap(), 9603, 0, eth0);
-        socket.send_to(b"to all, v6", all_nodes).unwrap();
+        (socket, all_nodes)
     });
-    for socket in &inboxes {
-        assert_eq!(received(socket), b"to all, v6");
-    }
+    reaches_all(&inboxes, b"to all, v6", || {
+        sender.send_to(b"to all, v6", all_nodes).unwrap();
+    });
 }
 
 /// A running switch that fills its first bridge grows a second when hosts join it mid-test.
