@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, UdpSocket};
 
 use netns_test::Net;
-use netns_test_e2e::{echo, udp_once};
+use netns_test_e2e::{PATIENCE, echo, udp_once};
 
 /// Hosts on the switch: 498 on each of `br0` to `br3`, 8 on `br4`.
 const HOSTS: usize = 2000;
@@ -38,27 +38,28 @@ fn inbox(net: &Net, node: &str, addr: SocketAddr) -> UdpSocket {
     net.node(node).run(|| UdpSocket::bind(addr).unwrap())
 }
 
-/// Sends with `send` until every one of `inboxes` has received `message`, at most five times,
-/// waiting up to 600 ms for each inbox after each send. Right after a build of thousands of IPv6
-/// hosts, their router solicitations and listener reports flood the switch and the kernel drops
-/// some frames (README, "Thousands of peers"); a lost copy is sent again, as on a real LAN.
+/// Sends once with `send`; every one of `inboxes` must receive `message` within PATIENCE.
 fn reaches_all(inboxes: &[UdpSocket], message: &[u8], send: impl Fn()) {
-    let mut waiting: Vec<&UdpSocket> = inboxes.iter().collect();
-    for _ in 0..5 {
-        send();
-        waiting.retain(|socket| {
-            socket
-                .set_read_timeout(Some(std::time::Duration::from_millis(600)))
-                .unwrap();
-            let mut buf = [0u8; 64];
-            !matches!(socket.recv_from(&mut buf), Ok((n, _)) if &buf[..n] == message)
-        });
-        if waiting.is_empty() {
-            return;
-        }
+    send();
+    for socket in inboxes {
+        socket.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, _) = socket
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("nothing arrived on {:?}: {e}", socket.local_addr()));
+        assert_eq!(&buf[..n], message);
     }
-    let missing: Vec<_> = waiting.iter().map(|s| s.local_addr()).collect();
-    panic!("{} inboxes never received it: {missing:?}", missing.len());
+}
+
+/// The switch's quiet rule set (see the README, "Thousands of peers"), as `nft` lists it.
+fn quiet(net: &Net) -> String {
+    let out = net
+        .node("s")
+        .command("nft")
+        .args(["list", "table", "bridge", "netns_test_quiet"])
+        .output()
+        .expect("nftables' `nft`");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -70,6 +71,14 @@ fn a_two_thousand_host_switch_is_one_segment() {
     // 498 hosts on each bridge, with the trunks to its neighbours in the chain; 8 on the last.
     let ports: Vec<usize> = (0..5).map(|k| on(&format!("br{k}"))).collect();
     assert_eq!(ports, [499, 500, 500, 500, 9]);
+    // Its hosts' listener reports and router solicitations are dropped, not flooded.
+    let rules = quiet(&net);
+    assert!(
+        rules.contains("mld2-listener-report counter packets")
+            && rules.contains("nd-router-solicit counter packets")
+            && !rules.contains("mld2-listener-report counter packets 0 "),
+        "{rules}"
+    );
     let address = |i: usize| net.node(&format!("h{i}")).ip();
     let (first, last) = (net.node("h0"), net.node(&format!("h{}", HOSTS - 1)));
 
@@ -138,12 +147,17 @@ fn a_switch_grows_a_bridge_when_hosts_join_mid_test() {
     let full = netns_test::topology::SWITCH_BRIDGE_PORTS;
     let net = Net::build(&lan(full)).unwrap();
     assert_eq!(links(&net, "s", &["type", "bridge"]).len(), 1);
+    assert_eq!(quiet(&net), "", "a switch of one bridge floods as any");
     net.apply(&format!("h{full} -- s\nh{} -- s", full + 1))
         .unwrap();
     assert_eq!(
         links(&net, "s", &["master", "br1"]).len(),
         3,
         "two hosts and the trunk"
+    );
+    assert!(
+        quiet(&net).contains("mld2-listener-report"),
+        "quiet once big"
     );
     let (first, newest) = (net.node("h0"), net.node(&format!("h{}", full + 1)));
     newest.run(|| {

@@ -4,7 +4,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use netns_test_topology::Topology;
+use netns_test_topology::{SWITCH_BRIDGE_PORTS, Topology};
 
 use super::batch::run_steps;
 use super::{Built, carry, middlebox, namespaces, ready};
@@ -107,6 +107,17 @@ fn apply_here(
     // Everything is sent in one go; a refusal undoes the interfaces made in running nodes
     // and the relay (new nodes' namespaces close with their interfaces).
     let sent = (|| -> Result<Vec<(usize, RelayedLink)>, Error> {
+        // A switch this change makes big is kept quiet from now on (decided once, as it grows
+        // past one bridge).
+        for (i, node) in nodes.iter().enumerate() {
+            let was_big = i < change.running && change.kept[i] > SWITCH_BRIDGE_PORTS + 1;
+            if let Some(router) = segment::quiet(new, i).filter(|_| !was_big) {
+                namespace::enter(namespace_of(i)).map_err(|e| {
+                    Error::io("entering the node's namespace", e).on_node(&node.name)
+                })?;
+                middlebox::send(node, nftables::quiet(router))?;
+            }
+        }
         for (i, socket) in sockets.iter_mut().enumerate() {
             if let Some(socket) = socket {
                 run_steps(new, plan, i, &plan.create[i], socket, &fds)?;

@@ -8,7 +8,8 @@ use netns_test_topology::{Node, Topology};
 use super::batch::run_steps;
 use super::namespaces::Fresh;
 use crate::error::Error;
-use crate::plan::Plan;
+use crate::plan::{Plan, segment};
+use crate::requests::nftables;
 use crate::sys::netlink::Socket;
 use crate::sys::{namespace, sysctl};
 
@@ -69,6 +70,10 @@ impl<'t> Progress<'t> {
                     &[("net.ipv6.conf.default.disable_ipv6", "1")],
                     true,
                 )?;
+                // Before any host's address comes up: a big switch's quiet.
+                if let Some(router) = segment::quiet(topology, i) {
+                    super::middlebox::send(&nodes[i], nftables::quiet(router))?;
+                }
             }
             self.prepared[i] = true;
             let steps = &plan.create[i][self.created[i]..];

@@ -63,6 +63,21 @@ pub(crate) fn awaited_by_peer(topology: &Topology, node: usize, iface: usize) ->
             .all(|e| e.node == node || !topology.nodes()[e.node].is_switch)
 }
 
+/// Whether switch `node` is kept quiet (see `requests::nftables::quiet`): it has more ports
+/// than one of its bridges holds. `Some(true)` if a router (a `forward` node) is among its
+/// hosts, whose solicitations are then kept; `None` for a node that is not such a switch.
+pub(crate) fn quiet(topology: &Topology, node: usize) -> Option<bool> {
+    let n = &topology.nodes()[node];
+    if !n.is_switch || n.interfaces.len() - 1 <= SWITCH_BRIDGE_PORTS {
+        return None;
+    }
+    let router = topology.links().iter().any(|l| {
+        l.ends.iter().any(|e| e.node == node)
+            && l.ends.iter().any(|e| topology.nodes()[e.node].forward)
+    });
+    Some(router)
+}
+
 /// The bridges of every switch being planned, and how many ports each holds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Bridges {
@@ -222,5 +237,21 @@ mod tests {
         assert_eq!((joins(1), joins(last_port)), (Some(0), Some(base)));
         let on_br1 = p.masters.iter().filter(|&&(_, k)| k == 1).count();
         assert_eq!(on_br1, 1);
+    }
+
+    #[test]
+    fn only_a_switch_past_one_bridge_is_quiet_and_its_router_keeps_solicitations() {
+        let hosts = |n: usize| (0..n).map(|i| format!("h{i} -- s\n")).collect::<String>();
+        let parse = |text: String| netns_test_topology::parse(&text).unwrap();
+        let small = parse(format!("switch s\n{}", hosts(SWITCH_BRIDGE_PORTS)));
+        assert_eq!(quiet(&small, 0), None);
+        let big = parse(format!("switch s\n{}", hosts(SWITCH_BRIDGE_PORTS + 1)));
+        assert_eq!(quiet(&big, 0), Some(false));
+        let routed = parse(format!(
+            "switch s\nnode r forward\nr -- s\n{}",
+            hosts(SWITCH_BRIDGE_PORTS)
+        ));
+        assert_eq!(quiet(&routed, 0), Some(true));
+        assert_eq!(quiet(&routed, 1), None, "not a switch");
     }
 }

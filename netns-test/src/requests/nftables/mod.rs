@@ -1,9 +1,11 @@
 //! nf_tables requests: a node's NAT and firewall as tables, chains, sets and rules, sent as one
-//! batch. `expr` builds the expressions; `nat` and `firewall` the rule sets.
+//! batch. `expr` builds the expressions; `nat`, `firewall` and a big switch's `quiet` the rule
+//! sets.
 
 pub(crate) mod expr;
 mod firewall;
 mod nat;
+mod quiet;
 
 use netlink_packet_core::{NLM_F_APPEND, NLM_F_CREATE};
 use netlink_packet_netfilter::nftables::{
@@ -16,6 +18,7 @@ use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProto
 pub(crate) use expr::Expr;
 pub(crate) use firewall::{FILTER_TABLE, firewall};
 pub(crate) use nat::{NAT_TABLE, UNSOLICITED, nat, nat_sets};
+pub(crate) use quiet::quiet;
 
 /// One message of an nf_tables batch, with the netlink flags it is sent with.
 pub(crate) struct Request {
@@ -36,6 +39,8 @@ pub(crate) enum Family {
     Ip,
     /// IPv4 and IPv6.
     Inet,
+    /// Frames crossing a bridge.
+    Bridge,
 }
 
 impl Family {
@@ -43,6 +48,7 @@ impl Family {
         let family = match self {
             Family::Ip => NetfilterProtoFamily::IPv4,
             Family::Inet => NetfilterProtoFamily::Inet,
+            Family::Bridge => NetfilterProtoFamily::Bridge,
         };
         NetfilterHeader::new(family, 0, 0)
     }
