@@ -273,7 +273,7 @@ fn main() {
         return;
     }
     if args.get(1).map(String::as_str) == Some("--scale-only") {
-        scale::table(arg_runs(&args, 3));
+        scale::table(arg_runs(&args, 5));
         return;
     }
     if args.get(1).map(String::as_str) == Some("--nat-only") {
