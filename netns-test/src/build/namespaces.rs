@@ -19,9 +19,10 @@ use crate::sys::{namespace, sysctl};
 /// benchmark's floor rows show it); below this, a thread start buys nothing.
 const NODES_PER_THREAD: usize = 4;
 
-/// Creates one namespace per node (each with a netlink socket inside). With several creating threads, `arrived` is called on this thread each time
-/// new namespaces have appeared in their slots, so work that needs only those can start while
-/// the rest are still being made. Returns them all, in node order.
+/// Creates one namespace per node (each with a netlink socket inside). With several creating
+/// threads, `arrived` is called on this thread each time new namespaces have appeared in their
+/// slots, so work that needs only those can start while the rest are still being made. Returns
+/// them all, in node order.
 pub(super) fn create_namespaces(
     nodes: &[Node],
     host: u64,
