@@ -1,12 +1,14 @@
 //! The plan of a change to a running topology: only what differs between the running topology
 //! and the changed one, in the changed one's terms. Pure, as the build plan is.
 
-use netns_test_topology::{InterfaceKind, Topology};
+use netns_test_topology::Topology;
 
 use std::collections::HashMap;
 
 use super::segment::Bridges;
-use super::{IFINDEX_BASE, Plan, Step, add_link, add_relay, route_step};
+use super::{
+    IFINDEX_BASE, Plan, Step, add_addresses, add_interface, add_link, add_relay, route_step,
+};
 
 /// What a change asks of the kernel, besides its plan's steps.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,18 +59,13 @@ pub(crate) fn change(
         let mut indexes = ifindex.get(i).cloned().unwrap_or_default();
         // A switch's inner bridges are listed after its interfaces, new ones included.
         let inner = indexes.split_off(kept.min(indexes.len()));
-        for (j, iface) in node.interfaces.iter().enumerate().skip(kept) {
-            indexes.push(next);
-            next += 1;
-            if iface.kind == InterfaceKind::Bridge {
-                plan.create[i].push(Step::Bridge { iface: j });
-                plan.finish[i].push(Step::BridgeUp { iface: j });
-            } else if !super::segment::awaited_by_peer(new, i, j) {
-                plan.wait_up[i].push(j);
-            }
-        }
+        indexes.extend(next..next + (node.interfaces.len() - kept) as u32);
+        next += (node.interfaces.len() - kept) as u32;
         indexes.extend(inner);
         plan.ifindex.push(indexes);
+        for j in kept..node.interfaces.len() {
+            add_interface(&mut plan, new, i, j);
+        }
         let Some(was) = was else {
             // A new node: set up as a build sets up a node.
             plan.create[i].insert(0, Step::LoopbackUp);
@@ -100,14 +97,8 @@ pub(crate) fn change(
     // Peer ends up first, then addresses, then routes (which need them), as in a build.
     for (i, node) in new.nodes().iter().enumerate() {
         let kept = old.nodes().get(i).map_or(0, |w| w.interfaces.len());
-        for (j, iface) in node.interfaces.iter().enumerate().skip(kept) {
-            super::link_local::add_address(&mut plan, i, j, node);
-            for &cidr in &iface.addresses {
-                plan.configure[i].push(Step::Address { iface: j, cidr });
-                if !cidr.is_ipv4() {
-                    plan.wait_ipv6[i].push(cidr.addr);
-                }
-            }
+        for j in kept..node.interfaces.len() {
+            add_addresses(&mut plan, i, j, node);
         }
         let was = old.nodes().get(i).map_or(&[][..], |w| &w.routes[..]);
         for route in node.routes.iter().filter(|r| !was.contains(r)) {

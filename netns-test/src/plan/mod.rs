@@ -157,13 +157,8 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
         let count = node.interfaces.len() as u32;
         plan.ifindex.push((next..next + count).collect());
         next += count;
-        for (j, iface) in node.interfaces.iter().enumerate() {
-            if iface.kind == InterfaceKind::Bridge {
-                plan.create[i].push(Step::Bridge { iface: j });
-                plan.finish[i].push(Step::BridgeUp { iface: j });
-            } else if !segment::awaited_by_peer(topology, i, j) {
-                plan.wait_up[i].push(j);
-            }
+        for j in 0..node.interfaces.len() {
+            add_interface(&mut plan, topology, i, j);
         }
     }
     let (mut relay_steps, mut bridges) = (Vec::new(), Bridges::new(topology));
@@ -178,14 +173,8 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
         );
     }
     for (i, node) in topology.nodes().iter().enumerate() {
-        for (j, iface) in node.interfaces.iter().enumerate() {
-            link_local::add_address(&mut plan, i, j, node);
-            for &cidr in &iface.addresses {
-                plan.configure[i].push(Step::Address { iface: j, cidr });
-                if !cidr.is_ipv4() {
-                    plan.wait_ipv6[i].push(cidr.addr);
-                }
-            }
+        for j in 0..node.interfaces.len() {
+            add_addresses(&mut plan, i, j, node);
         }
         for route in &node.routes {
             plan.configure[i].push(route_step(route, false));
@@ -193,6 +182,29 @@ pub(crate) fn plan(topology: &Topology, first_port: u32) -> Plan {
     }
     add_relay(&mut plan, relay_steps, first_port);
     plan
+}
+
+/// Adds what interface `j` of node `i` needs besides its link: a bridge is made (down until the
+/// finish), any other interface awaited, unless its peer's end stands for it.
+fn add_interface(plan: &mut Plan, topology: &Topology, i: usize, j: usize) {
+    if topology.nodes()[i].interfaces[j].kind == InterfaceKind::Bridge {
+        plan.create[i].push(Step::Bridge { iface: j });
+        plan.finish[i].push(Step::BridgeUp { iface: j });
+    } else if !segment::awaited_by_peer(topology, i, j) {
+        plan.wait_up[i].push(j);
+    }
+}
+
+/// Adds the addresses of interface `j` of `node` (node `i`): its own link-local one first, then
+/// the topology's, the IPv6 ones awaited.
+fn add_addresses(plan: &mut Plan, i: usize, j: usize, node: &netns_test_topology::Node) {
+    link_local::add_address(plan, i, j, node);
+    for &cidr in &node.interfaces[j].addresses {
+        plan.configure[i].push(Step::Address { iface: j, cidr });
+        if !cidr.is_ipv4() {
+            plan.wait_ipv6[i].push(cidr.addr);
+        }
+    }
 }
 
 /// Adds the steps that make link `k` of `topology`: a veth pair, or two through the relay
