@@ -4,13 +4,12 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use netns_test_topology::{SWITCH_BRIDGE_PORTS, Topology};
+use netns_test_topology::Topology;
 
 use super::batch::run_steps;
 use super::{Built, carry, middlebox, namespaces, ready};
 use crate::error::Error;
 use crate::plan::change::Change;
-use crate::plan::segment;
 use crate::relay::{Relay, RelayedLink};
 use crate::requests::{self, nftables};
 use crate::sys::namespace;
@@ -109,14 +108,11 @@ fn apply_here(
     let sent = (|| -> Result<Vec<(usize, RelayedLink)>, Error> {
         // A switch this change makes big is kept quiet from now on (decided once, as it grows
         // past one bridge).
-        for (i, node) in nodes.iter().enumerate() {
-            let was_big = i < change.running && change.kept[i] > SWITCH_BRIDGE_PORTS + 1;
-            if let Some(router) = segment::quiet(new, i).filter(|_| !was_big) {
-                namespace::enter(namespace_of(i)).map_err(|e| {
-                    Error::io("entering the node's namespace", e).on_node(&node.name)
-                })?;
-                middlebox::send(node, nftables::quiet(router))?;
-            }
+        for &(i, router) in &change.quieted {
+            let node = &nodes[i];
+            namespace::enter(namespace_of(i))
+                .map_err(|e| Error::io("entering the node's namespace", e).on_node(&node.name))?;
+            middlebox::send(node, nftables::quiet(router))?;
         }
         for (i, socket) in sockets.iter_mut().enumerate() {
             if let Some(socket) = socket {
@@ -156,22 +152,8 @@ fn apply_here(
             let Some(socket) = sockets[i].as_mut() else {
                 continue;
             };
-            let names: Vec<_> = plan.wait_up[i]
-                .iter()
-                .map(|&j| segment::name(node, j))
-                .collect();
-            let links: Vec<(u32, &str)> = plan.wait_up[i]
-                .iter()
-                .zip(&names)
-                .map(|(&j, name)| (plan.ifindex[i][j], &**name))
-                .collect();
-            if ready::await_ready(socket, node, &links, &plan.wait_ipv6[i])?.is_some() {
+            if ready::await_node(socket, plan, i, node)? {
                 awaited = Some(i);
-            }
-            if node.is_switch {
-                for j in segment::bridges(node, plan.ifindex[i].len()) {
-                    ready::sync_bridge(socket, node, plan.ifindex[i][j])?;
-                }
             }
         }
         if let Some(socket) = awaited.and_then(|i| sockets[i].as_mut()) {

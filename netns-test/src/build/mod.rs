@@ -31,7 +31,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use netns_test_topology::Topology;
 
 use crate::error::Error;
-use crate::plan::{self, Plan, segment};
+use crate::plan::{self, Plan};
 use crate::relay::{self, Relay, RelayedLink};
 use crate::requests;
 use crate::sys::namespace;
@@ -151,22 +151,8 @@ fn build_here(
 fn await_all(topology: &Topology, plan: &Plan, sockets: &mut [Socket]) -> Result<(), Error> {
     let mut awaited = None;
     for (i, node) in topology.nodes().iter().enumerate() {
-        let names: Vec<_> = plan.wait_up[i]
-            .iter()
-            .map(|&j| segment::name(node, j))
-            .collect();
-        let links: Vec<(u32, &str)> = plan.wait_up[i]
-            .iter()
-            .zip(&names)
-            .map(|(&j, name)| (plan.ifindex[i][j], &**name))
-            .collect();
-        if ready::await_ready(&mut sockets[i], node, &links, &plan.wait_ipv6[i])?.is_some() {
+        if ready::await_node(&mut sockets[i], plan, i, node)? {
             awaited = Some(i);
-        }
-        if node.is_switch {
-            for j in segment::bridges(node, plan.ifindex[i].len()) {
-                ready::sync_bridge(&mut sockets[i], node, plan.ifindex[i][j])?;
-            }
         }
     }
     if let Some(socket) = awaited.map(|i| &mut sockets[i]) {

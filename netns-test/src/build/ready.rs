@@ -11,6 +11,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netns_test_topology::Node;
 
 use crate::error::Error;
+use crate::plan::{Plan, segment};
 use crate::requests;
 use crate::sys::netlink::{Kind, Payload, Socket};
 
@@ -21,7 +22,7 @@ const RTNLGRP_IPV6_ROUTE: u32 = 11;
 /// while it was being opened gets no urgent link event: its state stays down (and it sends
 /// nothing of its own) until the once-a-second link-event run. Its ports are up by now, so its
 /// carrier is on; asking for the one link makes the kernel run its pending event first.
-pub(super) fn sync_bridge(socket: &mut Socket, node: &Node, index: u32) -> Result<(), Error> {
+fn sync_bridge(socket: &mut Socket, node: &Node, index: u32) -> Result<(), Error> {
     socket
         .execute_one(
             (Kind::Change, requests::get_link(index)),
@@ -33,11 +34,38 @@ pub(super) fn sync_bridge(socket: &mut Socket, node: &Node, index: u32) -> Resul
         })
 }
 
+/// Waits until node `i`'s interfaces the plan awaits are up and its IPv6 addresses usable (see
+/// [`await_ready`]), then, for a switch, has the kernel apply its bridges' pending carrier
+/// changes. Returns whether there was anything to wait for.
+pub(super) fn await_node(
+    socket: &mut Socket,
+    plan: &Plan,
+    i: usize,
+    node: &Node,
+) -> Result<bool, Error> {
+    let names: Vec<_> = plan.wait_up[i]
+        .iter()
+        .map(|&j| segment::name(node, j))
+        .collect();
+    let links: Vec<(u32, &str)> = plan.wait_up[i]
+        .iter()
+        .zip(&names)
+        .map(|(&j, name)| (plan.ifindex[i][j], &**name))
+        .collect();
+    let awaited = await_ready(socket, node, &links, &plan.wait_ipv6[i])?.is_some();
+    if node.is_switch {
+        for j in segment::bridges(node, plan.ifindex[i].len()) {
+            sync_bridge(socket, node, plan.ifindex[i][j])?;
+        }
+    }
+    Ok(awaited)
+}
+
 /// Waits, on netlink events, until the interfaces `links` are operationally up and the IPv6
 /// addresses `ipv6` have their local routes. Returns `None` if there was nothing to wait for,
 /// else how many times lost events (a receive buffer overrun) made it read the state afresh;
 /// 10 s without any event is an error.
-pub(super) fn await_ready(
+fn await_ready(
     socket: &mut Socket,
     node: &Node,
     links: &[(u32, &str)],

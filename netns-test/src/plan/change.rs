@@ -28,6 +28,9 @@ pub(crate) struct Change {
     pub middleboxes: Vec<usize>,
     /// The switches that gained a port.
     pub grown_switches: Vec<usize>,
+    /// The switches this change makes big enough to keep quiet, each with whether a router on
+    /// it keeps its hosts' solicitations (see `segment::quiet`).
+    pub quieted: Vec<(usize, bool)>,
     /// The first interface index this change gives: every interface from there on is new.
     pub first_ifindex: u32,
     /// The next interface index no interface holds, after this change's.
@@ -124,6 +127,10 @@ pub(crate) fn change(
         settings,
         middleboxes,
         grown_switches,
+        quieted: (0..n)
+            .filter(|&i| i >= running || super::segment::quiet(old, i).is_none())
+            .filter_map(|i| super::segment::quiet(new, i).map(|router| (i, router)))
+            .collect(),
         first_ifindex,
         next_ifindex: next,
     }
